@@ -17,6 +17,7 @@ from torchvision.io import ImageReadMode, decode_image
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 from .merge import resize_labels, scaled_size
+from .fileio import atomic_write
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'IGNORE_INDEX', 'IMAGENET_MEAN', 'IMAGENET_STD', 'MINUS_ONE_ONE', 'CAMVID_CLASSES', 'CAMVID_PALETTE',
@@ -689,14 +690,7 @@ def image_centroids(label: np.ndarray, num_classes: int, tile_size: int = 1024) 
     return out
 
 def _atomic_write_text(path: Path, text: str):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f: f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp): os.unlink(tmp)
-        raise
+    with atomic_write(path, "w") as f: f.write(text)
 
 def class_centroids(dataset: SegDataset, cache=None, tile_size: int = 1024, progress: bool = False) -> list[list[tuple[int, int, int]]]:
     "Per class, the list of (image index, y, x) centroids of the class in `dataset`'s labels; cached to/loaded from the JSON file `cache`."

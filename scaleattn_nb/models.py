@@ -11,6 +11,7 @@ from typing import Mapping, Sequence
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from .fileio import atomic_write
 from .merge import (merge_average, merge_max, merge_explicit, merge_hierarchical, resize_logits,
                                  resize_image, scaled_size, _check_scale)
 
@@ -360,13 +361,7 @@ def save_checkpoint(model: MultiScaleNet, path, **extra) -> Path:
     ckpt = {"format": CHECKPOINT_FORMAT, "config": dict(model.config, weights=None),
             "input_mean": list(model.input_mean), "input_std": list(model.input_std),
             "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "extra": extra}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f: torch.save(ckpt, f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp): os.unlink(tmp)
-        raise
+    with atomic_write(path) as f: torch.save(ckpt, f)
     return path
 
 def _read_checkpoint(path, map_location="cpu") -> dict:
