@@ -17,10 +17,11 @@ from .merge import (merge_average, merge_max, merge_explicit, merge_hierarchical
 
 # %% auto #0
 __all__ = ['METHODS', 'MERGES', 'IMAGENET_MEAN', 'IMAGENET_STD', 'MINUS1_1', 'DEFAULT_SCALES', 'DECODERS', 'KNOWN_WEIGHTS_NORM',
-           'CHECKPOINT_FORMAT', 'conv_bn_relu', 'seg_head', 'aux_head', 'explicit_attention_head', 'pad_to_multiple',
-           'crop_to_stride', 'SmpDeepLabV3PlusTrunk', 'LargeFOVTrunk', 'SpatialOCR', 'HRNetOCRTrunk', 'ScaleOutput',
-           'MultiScaleNet', 'smp_encoders', 'create_model', 'set_input_norm', 'load_encoder_weights', 'save_checkpoint',
-           'load_checkpoint', 'load_model']
+           'CHECKPOINT_FORMAT', 'PRETRAINED', 'conv_bn_relu', 'seg_head', 'aux_head', 'explicit_attention_head',
+           'pad_to_multiple', 'crop_to_stride', 'SmpDeepLabV3PlusTrunk', 'LargeFOVTrunk', 'SpatialOCR', 'HRNetOCRTrunk',
+           'ScaleOutput', 'MultiScaleNet', 'smp_encoders', 'create_model', 'set_input_norm', 'load_encoder_weights',
+           'save_checkpoint', 'load_checkpoint', 'load_model', 'pretrained_dir', 'resolve_checkpoint', 'pretrained',
+           'export_half']
 
 # %% ../nbs/01_models.ipynb #51365931
 def conv_bn_relu(cin: int, cout: int, k: int = 3, dilation: int = 1) -> nn.Sequential:
@@ -365,29 +366,68 @@ def save_checkpoint(model: MultiScaleNet, path, **extra) -> Path:
     return path
 
 def _read_checkpoint(path, map_location="cpu") -> dict:
-    path = Path(path)
-    if not path.is_file(): raise ValueError(f"checkpoint {str(path)!r} does not exist")
+    path = resolve_checkpoint(path)
     ckpt = torch.load(path, map_location=map_location, weights_only=True)
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a scaleattn_nb checkpoint (no '{CHECKPOINT_FORMAT}' format tag); "
                          "for encoder-only weights use create_model(..., weights=PATH)")
+    ckpt["path"] = str(path)
     return ckpt
 
-def load_checkpoint(model: MultiScaleNet, path, map_location="cpu") -> dict:
-    "Load a checkpoint's weights into an existing `model`; a different method, class count or trunk is a ValueError. Returns `extra`."
-    ckpt = _read_checkpoint(path, map_location)
-    cfg = ckpt["config"]
+def _apply_checkpoint(model: MultiScaleNet, ckpt: dict) -> dict:
+    cfg, path = ckpt["config"], ckpt["path"]
     for key in ("method", "classes", "encoder", "decoder", "train_scales"):
         if cfg.get(key) != model.config.get(key):
             raise ValueError(f"{path} holds a model with {key}={cfg.get(key)!r} but this model has {key}={model.config.get(key)!r}; "
                              "build the model with load_model(path) instead")
-    model.load_state_dict(ckpt["state_dict"])
+    model.load_state_dict(ckpt["state_dict"])          # copy_ casts fp16 (shipped) weights to the model's dtype
     model.input_mean, model.input_std = tuple(ckpt["input_mean"]), tuple(ckpt["input_std"])
     return ckpt["extra"]
 
+def load_checkpoint(model: MultiScaleNet, path, map_location="cpu") -> dict:
+    "Load a checkpoint's weights (a path or a shipped name) into an existing `model`; a different method, class count or trunk is a ValueError. Returns `extra`."
+    return _apply_checkpoint(model, _read_checkpoint(path, map_location))
+
 def load_model(path_or_name, map_location="cpu") -> MultiScaleNet:
-    "Rebuild the model stored in a checkpoint file (config + weights); `model.checkpoint_extra` holds what was saved with it."
+    "Rebuild the model stored in a checkpoint (a path, or a shipped name such as 'camvid-hierarchical'); `model.checkpoint_extra` holds what was saved with it."
     ckpt = _read_checkpoint(path_or_name, map_location)
     model = create_model(**ckpt["config"])
-    model.checkpoint_extra = load_checkpoint(model, path_or_name, map_location)
+    model.checkpoint_extra = _apply_checkpoint(model, ckpt)
     return model.to(map_location) if isinstance(map_location, (str, torch.device)) else model
+
+
+# %% ../nbs/01_models.ipynb #14cab66e
+PRETRAINED = {"camvid-hierarchical": "hierarchical attention, DeepLabV3+ MobileNetV2, trained on scales (0.5, 1.0)",
+              "camvid-explicit": "explicit attention (Chen et al.), same trunk, scales (1.0, 0.75, 0.5), extra supervision",
+              "camvid-single": "single-scale baseline, same trunk and schedule"}
+
+def pretrained_dir() -> Path:
+    "Where the shipped checkpoints live inside the installed package."
+    return Path(__file__).parent / "assets" / "checkpoints"
+
+def resolve_checkpoint(path_or_name) -> Path:
+    "A checkpoint file from a path or a shipped name; a clear ValueError when neither exists."
+    p = Path(path_or_name)
+    if p.is_file(): return p
+    if str(path_or_name) in PRETRAINED:
+        q = pretrained_dir() / f"{path_or_name}.pt"
+        if q.is_file(): return q
+        raise ValueError(f"the shipped checkpoint {path_or_name!r} is missing from this installation ({q})")
+    raise ValueError(f"checkpoint {str(path_or_name)!r} does not exist (not a file, nor one of the shipped names: {', '.join(PRETRAINED)})")
+
+def pretrained(name: str = "camvid-hierarchical", map_location="cpu") -> MultiScaleNet:
+    "One of the shipped CamVid models, in eval mode, in float32. `PRETRAINED` lists the names."
+    if name not in PRETRAINED: raise ValueError(f"unknown pretrained model {name!r}; choose one of {', '.join(PRETRAINED)}")
+    return load_model(name, map_location).eval()
+
+def export_half(checkpoint, out, **extra) -> Path:
+    "Write `checkpoint` (path or name) as a shippable file: fp16 floating tensors, no optimiser state, `extra` merged into its metadata."
+    ck = _read_checkpoint(checkpoint)
+    keep = {k: v for k, v in ck["extra"].items() if k in ("val_miou", "iteration", "train_config")}
+    half = {k: (v.half() if v.is_floating_point() else v) for k, v in ck["state_dict"].items()}
+    ckpt = {"format": CHECKPOINT_FORMAT, "config": ck["config"], "input_mean": ck["input_mean"], "input_std": ck["input_std"],
+            "state_dict": half, "extra": {**keep, **extra}}
+    out = Path(out); out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(out) as f: torch.save(ckpt, f)
+    return out
+

@@ -23,8 +23,8 @@ from .metrics import ConfusionMatrix
 
 # %% auto #0
 __all__ = ['TrainConfig', 'pick_device', 'amp_dtype', 'dist_info', 'init_distributed', 'EpochSampler', 'SeededDataset',
-           'param_groups', 'poly_lambda', 'validate', 'NonFiniteLossError', 'sync_buffers', 'train', 'config_from_args',
-           'run_train']
+           'param_groups', 'poly_lambda', 'validate', 'set_train_mode', 'NonFiniteLossError', 'sync_buffers', 'train',
+           'config_from_args', 'run_train']
 
 # %% ../nbs/05_train.ipynb #0e398718
 @dataclass
@@ -47,6 +47,7 @@ class TrainConfig:
     iters: int | None = None             # total iterations; overrides epochs when set
     lr: float = 0.01
     head_lr_mult: float = 1.0            # Chen et al. use 10x for the classifier
+    freeze_bn: bool = False              # keep the encoder's BatchNorm statistics fixed (small batches, folded-BN weights)
     momentum: float = 0.9
     weight_decay: float = 1e-4
     poly_power: float = 0.9
@@ -191,6 +192,18 @@ def validate(model, ds: Dataset, device, num_classes: int, batch_size: int = 1, 
     cm.all_reduce()
     return cm
 
+# %% ../nbs/05_train.ipynb #09d4dcf8
+def set_train_mode(model: torch.nn.Module, freeze_bn: bool = False) -> torch.nn.Module:
+    "`model.train()`; with `freeze_bn` the trunk encoder's BatchNorm layers stay in eval mode (running statistics unchanged)."
+    model.train()
+    if freeze_bn:
+        enc = getattr(getattr(model, "trunk", None), "encoder", None)
+        if enc is None: raise ValueError("freeze_bn needs a model with a trunk encoder (model.trunk.encoder)")
+        for m in enc.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm): m.eval()
+    return model
+
+
 # %% ../nbs/05_train.ipynb #946791c7
 class NonFiniteLossError(RuntimeError):
     "The loss became NaN or infinite; the last good checkpoint is kept."
@@ -259,7 +272,7 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
                             scaler=scaler.state_dict(), iteration=it, best_miou=best, rng=_rng_state(),
                             train_config=cfg.to_dict())
 
-    model.train()
+    set_train_mode(core, cfg.freeze_bn)
     bar = tqdm(total=total, initial=it, desc="train", disable=rank != 0 or not cfg.progress, dynamic_ncols=True)
     t0, seen = time.perf_counter(), 0
     while it < total:
@@ -295,6 +308,7 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
             if val_ds is not None and ((ep + 1) % cfg.val_every == 0 or it >= total):
                 sync_buffers(core)
                 cm = validate(core, val_ds, device, train_ds.num_classes, amp=dtype)
+                set_train_mode(core, cfg.freeze_bn)
                 miou = float(cm.miou())
                 if rank == 0:
                     _log(log_path, dict(iteration=it, epoch=ep, val_miou=miou))
