@@ -21,8 +21,8 @@ from .metrics import ConfusionMatrix
 from .cli import command
 
 # %% auto #0
-__all__ = ['predict', 'predict_sliding', 'evaluate', 'model_palette', 'normalize_image', 'predict_folder', 'run_eval',
-           'run_predict']
+__all__ = ['predict', 'predict_sliding', 'evaluate', 'recalibrate_bn', 'model_palette', 'normalize_image', 'predict_folder',
+           'run_eval', 'run_predict']
 
 # %% ../nbs/06_infer.ipynb #e8ac5687
 def _work_size(model, size, scales) -> tuple[int, int]:
@@ -121,6 +121,33 @@ def evaluate(model, dataset, scales=None, flip: bool = False, merge: str = "atte
     res = cm.summary(getattr(dataset, "classes", None))
     res.update(scales=list(scales or model.train_scales), flip=flip, merge=merge, images=len(dataset))
     return res
+
+# %% ../nbs/06_infer.ipynb #0c5b65c1
+@torch.no_grad()
+def recalibrate_bn(model, dataset, batches: int = 16, batch_size: int = 8, frozen_encoder: bool = True, seed: int = 0,
+                   progress: bool = True, device=None) -> int:
+    """Re-estimate BatchNorm running statistics as plain averages over `batches` batches of `dataset` (items: normalised image,
+    label; use full-size images, e.g. `eval_transforms`); with `frozen_encoder` the trunk encoder's BatchNorm is left alone.
+    Returns the number of layers recalibrated; the model is left in eval mode."""
+    device = torch.device(device or next(model.parameters()).device)
+    enc = getattr(getattr(model, "trunk", None), "encoder", None)
+    skip = {id(m) for m in enc.modules()} if (frozen_encoder and enc is not None) else set()
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and id(m) not in skip]
+    if not bns: return 0
+    model.eval()
+    saved = [m.momentum for m in bns]
+    for m in bns: m.reset_running_stats(); m.momentum = None; m.train()
+    g = torch.Generator().manual_seed(seed)
+    dl = DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=g, drop_last=len(dataset) >= batch_size)
+    try:
+        for k, (x, _) in enumerate(tqdm(dl, total=min(batches, len(dl)), desc="bn stats", disable=not progress)):
+            if k >= batches: break
+            model(x.to(device))
+    finally:
+        for m, mom in zip(bns, saved): m.momentum = mom
+        model.eval()
+    return len(bns)
+
 
 # %% ../nbs/06_infer.ipynb #723b0682
 from .data import read_image, IMAGE_EXTS, voc_palette, CAMVID_PALETTE, get_dataset, eval_transforms
