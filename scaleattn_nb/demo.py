@@ -133,6 +133,8 @@ def figure_keeper(out: Path, palette, class_names, max_images: int = 4):
     def keep(i, name, model, per_scale, image, label):
         if i >= max_images: return
         S = headline_scales(model)
+        if not set(S) <= set(per_scale):            # a table without the headline set: the scales that were run
+            S = tuple(sorted(per_scale)) if model.method != "single" else (min(per_scale, key=lambda s: abs(s - 1)),)
         o = model.merge_scales({s: per_scale[s] for s in S}, tuple(image.shape[-2:]), "attention")
         img = (image.permute(1, 2, 0).clamp(0, 1).numpy() * 255).astype(np.uint8)
         w = {s: o.weights[s][0, 0].numpy() for s in S}
