@@ -13,8 +13,9 @@ from .models import create_model
 from .cli import command
 
 # %% auto #0
-__all__ = ['TRAIN_CONFIGS', 'INFER_CONFIGS', 'training_loss', 'training_flops', 'interleaved_median_times', 'peak_train_memory',
-           'run_bench', 'format_table', 'check_targets', 'run_bench_cli']
+__all__ = ['TRAIN_CONFIGS', 'INFER_CONFIGS', 'INFER_MEMORY_MODES', 'training_loss', 'training_flops', 'interleaved_median_times',
+           'peak_train_memory', 'peak_infer_memory', 'infer_memory', 'run_bench', 'format_table', 'check_targets',
+           'run_bench_cli']
 
 # %% ../nbs/20_bench.ipynb #4d0c9012
 TRAIN_CONFIGS = [  # (row name, method, training scales)
@@ -133,8 +134,55 @@ def peak_train_memory(method: str, scales, encoder: str = "mobilenet_v2", crop: 
     if r.returncode != 0: raise RuntimeError(f"memory worker failed for {method} {tuple(scales)}:\n{r.stderr[-2000:]}")
     return int(r.stdout.strip().splitlines()[-1])
 
-if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "--memory-worker":
-    print(_measure_step_peak(json.loads(sys.argv[2])))
+# %% ../nbs/20_bench.ipynb #a1a6beae
+INFER_MEMORY_MODES = ("single2", "streaming", "hold")
+
+def _measure_infer_peak(spec: dict) -> int:
+    "In this process: one no-grad inference of `spec['mode']`; returns the bytes it added at its peak (CUDA: allocator peak)."
+    from scaleattn_nb.infer import predict
+    dev = spec.get("device", "cpu")
+    torch.set_num_threads(spec.get("threads") or torch.get_num_threads())
+    m = _model(spec["method"], tuple(spec.get("train_scales", (0.5, 1.0))), spec["encoder"], spec["classes"], dev, **spec.get("kw", {})).eval()
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(1, 3, *spec["size"], generator=g).to(dev)
+    scales = tuple(spec["scales"])
+    with torch.no_grad(): m(torch.randn(1, 3, 64, 64).to(dev), scales)          # warm-up: library workspaces, lazy init
+    run = {"single2": lambda: m.forward_scale(x, max(scales)),
+           "streaming": lambda: predict(m, x, scales, keep_weights=True),
+           "hold": lambda: m(x, scales)}[spec["mode"]]
+    if dev.startswith("cuda"):
+        torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats(); base = torch.cuda.memory_allocated()
+    else:
+        with open("/proc/self/clear_refs", "w") as f: f.write("5")
+        base = _rss_kib("VmRSS") * 1024
+    with torch.no_grad(), _autocast(dev, spec.get("amp", False)): out = run()
+    if dev.startswith("cuda"): torch.cuda.synchronize(); return torch.cuda.max_memory_allocated() - base
+    return _rss_kib("VmHWM") * 1024 - base
+
+def peak_infer_memory(mode: str, scales=(0.25, 0.5, 1.0, 2.0), size=(360, 480), method: str = "hierarchical",
+                      encoder: str = "mobilenet_v2", classes: int = 11, device: str = "cpu", amp: bool = False,
+                      threads: int | None = None, **kw) -> int:
+    "Peak bytes of one no-grad inference (`mode` in INFER_MEMORY_MODES) of a (1, 3, *size) image; CPU: in a fresh subprocess."
+    if mode not in INFER_MEMORY_MODES: raise ValueError(f"mode must be one of {INFER_MEMORY_MODES}, got {mode!r}")
+    spec = dict(kind="infer", mode=mode, scales=list(scales), size=list(size), method=method, encoder=encoder, classes=classes,
+                device=device, amp=amp, threads=threads or torch.get_num_threads(), kw=kw)
+    if str(device).startswith("cuda"): return _measure_infer_peak(spec)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in [os.path.dirname(os.path.dirname(os.path.abspath(__file__))) if "__file__" in globals() else "",
+                                                                   os.environ.get("PYTHONPATH", "")] if p))
+    r = subprocess.run([sys.executable, "-m", "scaleattn_nb.bench", "--memory-worker", json.dumps(spec)], capture_output=True, text=True, env=env)
+    if r.returncode != 0: raise RuntimeError(f"memory worker failed for inference {mode} {tuple(scales)}:\n{r.stderr[-2000:]}")
+    return int(r.stdout.strip().splitlines()[-1])
+
+def infer_memory(scales=(0.25, 0.5, 1.0, 2.0), size=(360, 480), repeats: int = 3, **kw) -> dict:
+    "Median peak bytes of each mode over `repeats` rounds (modes interleaved), and the ratios the target is about."
+    vals = {m: [] for m in INFER_MEMORY_MODES}
+    for _ in range(repeats):
+        for m in INFER_MEMORY_MODES: vals[m].append(peak_infer_memory(m, scales, size, **kw))
+    med = {m: statistics.median(v) for m, v in vals.items()}
+    return dict(scales=list(scales), size=list(size), repeats=repeats, peak_bytes=med, all=vals,
+                streaming_over_single2=med["streaming"] / med["single2"], hold_over_single2=med["hold"] / med["single2"],
+                target="streaming <= 1.3 x single2", met=med["streaming"] <= 1.3 * med["single2"])
+
 
 # %% ../nbs/20_bench.ipynb #5a1622af
 def run_bench(encoder: str = "mobilenet_v2", crop: int = 256, batch: int = 2, classes: int = 12, steps: int = 3,
@@ -221,3 +269,9 @@ def run_bench_cli(args: argparse.Namespace) -> int:
         v = "not measured" if t["value"] is None else f"{t['value']:.2f}"
         print(f"{k}: {v} (target {t['target']}) {'met' if t['met'] else 'NOT met' if t['met'] is False else ''}")
     return 0
+
+# the memory workers (`peak_train_memory`, `peak_infer_memory`) run this module as a script; everything above is defined by now
+if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "--memory-worker":
+    _spec = json.loads(sys.argv[2])
+    print(_measure_infer_peak(_spec) if _spec.get("kind") == "infer" else _measure_step_peak(_spec))
+
