@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses, json, math, os, random, time, warnings
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -17,14 +17,14 @@ from tqdm.auto import tqdm
 
 from .models import create_model, save_checkpoint, load_model
 from .fileio import ensure_writable_dir
-from .data import get_dataset, train_transforms, eval_transforms
+from .data import get_dataset, train_transforms, eval_transforms, ClassUniformSampler, class_centroids
 from .losses import build_loss
 from .metrics import ConfusionMatrix
 
 # %% auto #0
-__all__ = ['TrainConfig', 'pick_device', 'amp_dtype', 'dist_info', 'init_distributed', 'EpochSampler', 'SeededDataset',
-           'param_groups', 'poly_lambda', 'validate', 'set_train_mode', 'NonFiniteLossError', 'sync_buffers', 'train',
-           'config_from_args', 'run_train']
+__all__ = ['TrainConfig', 'pick_device', 'amp_dtype', 'dist_info', 'init_distributed', 'EpochSampler', 'Draw', 'SeededDataset',
+           'ClassUniformEpochSampler', 'PseudoMix', 'make_train_data', 'param_groups', 'poly_lambda', 'validate',
+           'set_train_mode', 'NonFiniteLossError', 'sync_buffers', 'train', 'config_from_args', 'run_train']
 
 # %% ../nbs/05_train.ipynb #0e398718
 @dataclass
@@ -42,6 +42,9 @@ class TrainConfig:
     val_split: str | None = "val"
     crop_size: tuple = (360, 480)
     scale_range: tuple = (0.5, 2.0)
+    class_uniform: float = 0.0           # fraction of draws that are class-uniform (Tao et al.); 0 = off
+    pseudo_root: str | None = None       # a pseudo-labelled pool in the folder layout (`scaleattn autolabel --out`)
+    pseudo_prob: float = 0.5             # probability that a draw comes from the pool (Tao et al.: 0.5)
     batch_size: int = 8
     epochs: int = 10
     iters: int | None = None             # total iterations; overrides epochs when set
@@ -75,6 +78,8 @@ class TrainConfig:
         if isinstance(self.crop_size, tuple) and len(self.crop_size) == 1: self.crop_size = self.crop_size * 2
         if self.batch_size < 1: raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.amp not in ("auto", "bf16", "fp16", "off"): raise ValueError(f"amp must be auto, bf16, fp16 or off, got {self.amp!r}")
+        for f in ("class_uniform", "pseudo_prob"):
+            if not 0 <= getattr(self, f) <= 1: raise ValueError(f"{f} must be in [0, 1], got {getattr(self, f)}")
 
     def to_dict(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
@@ -128,15 +133,73 @@ class EpochSampler(Sampler):
     def __iter__(self): return iter(self.shard()[self.start:])
     def __len__(self): return self.per_rank - self.start
 
+class Draw(NamedTuple):
+    "One sampled item with its position in the epoch; `SeededDataset` seeds by `slot` and passes `item` on."
+    slot: int
+    item: object
+
 class SeededDataset(Dataset):
     "Wraps a dataset so that item i of epoch e is drawn with its own seed: augmentation independent of workers and resumes."
     def __init__(self, ds: Dataset, seed: int = 0):
         self.ds, self.seed, self.epoch = ds, seed, 0
     def __len__(self): return len(self.ds)
     def __getitem__(self, i):
+        key, item = (int(i.slot), i.item) if isinstance(i, Draw) else (int(i), i)
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed((self.seed * 1_000_003 + self.epoch * 10_007 + int(i)) % (2**63 - 1))
-            return self.ds[i]
+            torch.manual_seed((self.seed * 1_000_003 + self.epoch * 10_007 + key) % (2**63 - 1))
+            return self.ds[item]
+
+# %% ../nbs/05_train.ipynb #2c7c93bc
+class ClassUniformEpochSampler(Sampler):
+    "`EpochSampler`'s interface over `data.ClassUniformSampler`: this rank's share of an epoch's draws as `Draw(slot, item)`, from `start` on."
+    def __init__(self, cu: ClassUniformSampler):
+        self.cu, self.epoch, self.start, self.per_rank = cu, 0, 0, cu.num_samples
+    def set_epoch(self, epoch: int, start: int = 0):
+        self.cu.set_epoch(epoch); self.epoch, self.start = epoch, start
+    def shard(self) -> list[Draw]:
+        items = self.cu.epoch_items()
+        return [Draw(k, items[k]) for k in range(self.cu.rank, self.cu.total_size, self.cu.num_replicas)]
+    def __iter__(self): return iter(self.shard()[self.start:])
+    def __len__(self): return self.per_rank - self.start
+
+class PseudoMix(Dataset):
+    "Item `i` is, with probability `prob`, a random image of `pool`, else `labelled[i]`; the draws come from torch's global RNG (seeded per draw by `SeededDataset`)."
+    def __init__(self, labelled, pool, prob: float = 0.5):
+        if not 0 <= prob <= 1: raise ValueError(f"pseudo_prob must be in [0, 1], got {prob}")
+        nl, npool = getattr(labelled, "num_classes", None), getattr(pool, "num_classes", None)
+        if nl is not None and npool is not None and nl != npool:
+            raise ValueError(f"the pseudo-labelled pool {getattr(pool, 'root', '')} has {npool} classes but the training set has {nl}; "
+                             "label the pool with a teacher trained on the same classes")
+        if getattr(labelled, "classes", None) and getattr(pool, "classes", None) and list(labelled.classes) != list(pool.classes):
+            warnings.warn(f"the pool's class names {pool.classes[:4]}… differ from the training set's {labelled.classes[:4]}…; "
+                          "classes are matched by index")
+        if len(pool) == 0: raise ValueError("the pseudo-labelled pool is empty")
+        self.labelled, self.pool, self.prob = labelled, pool, float(prob)
+        self.num_classes = nl
+    def __len__(self): return len(self.labelled)
+    def choose(self, item) -> tuple[str, object]:
+        "('pool', j) or ('labelled', item), drawn from torch's global generator."
+        if self.prob >= 1 or (self.prob > 0 and torch.rand(()).item() < self.prob):
+            return "pool", int(torch.randint(len(self.pool), ()).item())
+        return "labelled", item
+    def __getitem__(self, item):
+        src, i = self.choose(item)
+        return (self.pool if src == "pool" else self.labelled)[i]
+
+def make_train_data(cfg: TrainConfig, train_ds, transform, rank: int = 0, world: int = 1, cache=None):
+    "(dataset, sampler) for the loop: `SeededDataset` over the labelled set (mixed with `cfg.pseudo_root`'s pool), plain or class-uniform order."
+    data = train_ds
+    if cfg.pseudo_root:
+        pool = get_dataset("folder", cfg.pseudo_root, "all", transform=transform)
+        data = PseudoMix(train_ds, pool, cfg.pseudo_prob)
+    if cfg.class_uniform > 0:
+        if rank == 0: cents = class_centroids(train_ds, cache=cache)
+        if world > 1: dist.barrier()          # rank 0 has written the cache; the others read it
+        if rank != 0: cents = class_centroids(train_ds, cache=cache)
+        sampler = ClassUniformEpochSampler(ClassUniformSampler(train_ds, cents, cfg.class_uniform, len(train_ds),
+                                                               num_replicas=world, rank=rank, seed=cfg.seed * 100_003))
+    else: sampler = EpochSampler(len(train_ds), cfg.seed, rank, world)
+    return SeededDataset(data, cfg.seed), sampler
 
 # %% ../nbs/05_train.ipynb #37178404
 def param_groups(model: torch.nn.Module, lr: float, head_lr_mult: float = 1.0, weight_decay: float = 1e-4) -> list[dict]:
@@ -238,8 +301,7 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
                            transform=train_transforms(cfg.crop_size, cfg.scale_range, mean=mean, std=std))
     val_ds = (get_dataset(cfg.dataset, cfg.root, cfg.val_split, transform=eval_transforms(mean=mean, std=std))
               if cfg.val_split else None)
-    seeded = SeededDataset(train_ds, cfg.seed)
-    sampler = EpochSampler(len(train_ds), cfg.seed, rank, world)
+    seeded, sampler = make_train_data(cfg, train_ds, train_ds.transform, rank, world, cache=out / "class_centroids.json")
     per_rank_bs = max(1, cfg.batch_size // world)
     iters_per_epoch = max(1, len(sampler) // per_rank_bs)
     total = cfg.iters or cfg.epochs * iters_per_epoch

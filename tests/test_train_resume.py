@@ -14,11 +14,26 @@ def _cmd(out, *extra):
 def _weights(path):
     return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
 
-def test_kill_and_resume_matches_uninterrupted(tmp_path):
-    r = subprocess.run(_cmd(tmp_path / "a"), capture_output=True, text=True, timeout=600)
+def _pool(root):
+    "The sample's val frames in the folder layout: a stand-in for a pseudo-labelled pool."
+    from PIL import Image
+    from scaleattn_nb.data import get_dataset
+    ds = get_dataset("sample", split="val")
+    (root / "images").mkdir(parents=True); (root / "labels").mkdir()
+    for i, (img, _) in enumerate(ds.files):
+        shutil.copy(img, root / "images" / img.name)
+        Image.fromarray(ds.load_label(i)).save(root / "labels" / f"{img.stem}.png")
+    (root / "classes.txt").write_text("\n".join(ds.classes) + "\n")
+    return root
+
+@pytest.mark.parametrize("sampling", ["plain", "class-uniform+pseudo"])
+def test_kill_and_resume_matches_uninterrupted(tmp_path, sampling):
+    extra = [] if sampling == "plain" else [     # class-uniform draws and a pseudo-labelled pool must resume exactly too
+        "--class-uniform", "0.5", "--pseudo-root", str(_pool(tmp_path / "pool")), "--pseudo-prob", "0.5"]
+    r = subprocess.run(_cmd(tmp_path / "a", *extra), capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     # the same run, killed once it has written a checkpoint past iteration 5 (the sample has < 12 images: mid-epoch)
-    p = subprocess.Popen(_cmd(tmp_path / "b"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(_cmd(tmp_path / "b", *extra), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     last = tmp_path / "b" / "last.pt"
     deadline = time.time() + 600
     while time.time() < deadline and p.poll() is None:
@@ -31,7 +46,7 @@ def test_kill_and_resume_matches_uninterrupted(tmp_path):
     os.kill(p.pid, signal.SIGKILL); p.wait()
     killed_at = torch.load(last, map_location="cpu", weights_only=True)["extra"]["iteration"]
     assert 5 <= killed_at < 12
-    r = subprocess.run(_cmd(tmp_path / "b", "--resume"), capture_output=True, text=True, timeout=600)
+    r = subprocess.run(_cmd(tmp_path / "b", *extra, "--resume"), capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     a, b = _weights(tmp_path / "a" / "last.pt"), _weights(tmp_path / "b" / "last.pt")
     assert a.keys() == b.keys()
