@@ -180,7 +180,8 @@ def build_loss(method: str, num_classes: int, loss: str | None = None, extra_sup
     if method not in METHODS: raise ValueError(f"unknown method {method!r}: expected one of {', '.join(METHODS)}")
     d_loss, d_extra, d_weight = DEFAULTS[method]
     loss = d_loss if loss is None else loss
-    extra = d_extra if extra_supervision is None else bool(extra_supervision)
+    # an explicit scale_weight switches the per-scale term on (or off, at 0) unless extra_supervision says otherwise
+    extra = (d_extra if scale_weight is None else scale_weight > 0) if extra_supervision is None else bool(extra_supervision)
     w = d_weight if scale_weight is None else scale_weight
     if loss == "ce":
         if rmi_kwargs: raise ValueError(f"RMI options {sorted(rmi_kwargs)} given but loss='ce'")
