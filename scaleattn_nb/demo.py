@@ -16,11 +16,11 @@ from .cli import command
 from .data import get_dataset, eval_transforms, CAMVID_PALETTE
 from .fileio import atomic_write, ensure_writable_dir
 from .metrics import ConfusionMatrix
-from .models import PRETRAINED, load_model, pretrained
+from .models import PRETRAINED, load_model, pretrained, pretrained_dir
 
 # %% auto #0
 __all__ = ['SCALE_SETS', 'MERGES', 'table_cells', 'compare', 'table_rows', 'format_table', 'html_table', 'headline_scales',
-           'figure_keeper', 'write_report', 'run_demo', 'run_demo_cli']
+           'figure_keeper', 'write_report', 'shipped_names', 'run_demo', 'run_demo_cli']
 
 # %% ../nbs/12_demo.ipynb #3a4e23df
 SCALE_SETS = ((1.0,), (0.5, 1.0), (0.5, 1.0, 2.0), (0.25, 0.5, 1.0, 2.0))
@@ -178,11 +178,17 @@ td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}} img{{max-width:1
     return out / "index.html"
 
 # %% ../nbs/12_demo.ipynb #e4ec7679
-def run_demo(out="scaleattn_demo", names: Sequence[str] = tuple(PRETRAINED), split: str = "val", scale_sets=SCALE_SETS,
+def shipped_names() -> list[str]:
+    "The shipped checkpoints present in this installation (see `30_camvid` for which exist and how they were trained)."
+    return [n for n in PRETRAINED if (pretrained_dir() / f"{n}.pt").is_file()]
+
+def run_demo(out="scaleattn_demo", names: Sequence[str] | None = None, split: str = "val", scale_sets=SCALE_SETS,
              flip: bool = False, figures: bool = True, progress: bool = True, dataset: str = "sample", root=None) -> dict:
     "Evaluate the shipped (or given) checkpoints on the bundled sample and write the report into `out`; returns rows and paths."
     t0 = time.perf_counter()
     out = ensure_writable_dir(Path(out), "output folder")
+    names = shipped_names() if names is None else list(names)
+    if not names: raise ValueError(f"no shipped checkpoints in {pretrained_dir()} and none given")
     models = {Path(str(n)).stem if Path(str(n)).suffix else str(n): load_model(n).eval() for n in names}
     ds = get_dataset(dataset, root, split, transform=eval_transforms(mean=(0, 0, 0), std=(1, 1, 1)))
     palette, class_names = getattr(ds, "palette", CAMVID_PALETTE), list(ds.classes)
@@ -200,7 +206,7 @@ def run_demo(out="scaleattn_demo", names: Sequence[str] = tuple(PRETRAINED), spl
 # %% ../nbs/12_demo.ipynb #4541157d
 def _add_demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="scaleattn_demo", help="folder for the HTML report (created; default ./scaleattn_demo)")
-    p.add_argument("--checkpoints", nargs="+", default=list(PRETRAINED), help="shipped names or checkpoint paths")
+    p.add_argument("--checkpoints", nargs="+", default=None, help="shipped names or checkpoint paths (default: every shipped model)")
     p.add_argument("--split", default="val", help="split of the bundled sample: val (4 images) or train (12)")
     p.add_argument("--flip", action="store_true", help="also evaluate with horizontal flips")
     p.add_argument("--no-figures", action="store_true", help="only the table")
@@ -211,6 +217,8 @@ def run_demo_cli(args) -> int:
         res = run_demo(args.out, args.checkpoints, args.split, flip=args.flip, figures=not args.no_figures)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr); return 2
+    missing = [n for n in PRETRAINED if n not in shipped_names()]
+    if args.checkpoints is None and missing: print(f"not shipped in this version: {', '.join(missing)} (see the 30_camvid notebook)")
     print(format_table(res["rows"]))
     print(f"\n{len(res['rows'])} cells in {res['seconds']:.1f} s")
     print(f"report: {res['index'].resolve()}" if res["index"] else f"results in {Path(args.out).resolve()}")

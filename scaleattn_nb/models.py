@@ -412,7 +412,7 @@ def resolve_checkpoint(path_or_name) -> Path:
     if str(path_or_name) in PRETRAINED:
         q = pretrained_dir() / f"{path_or_name}.pt"
         if q.is_file(): return q
-        raise ValueError(f"the shipped checkpoint {path_or_name!r} is missing from this installation ({q})")
+        raise ValueError(f"the shipped checkpoint {path_or_name!r} is not in this installation ({q}); the 30_camvid notebook lists the shipped models and how they were trained")
     raise ValueError(f"checkpoint {str(path_or_name)!r} does not exist (not a file, nor one of the shipped names: {', '.join(PRETRAINED)})")
 
 def pretrained(name: str = "camvid-hierarchical", map_location="cpu") -> MultiScaleNet:
