@@ -4,7 +4,7 @@
 
 # %% ../nbs/21_grid.ipynb #65235734
 from __future__ import annotations
-import argparse, csv, dataclasses, hashlib, io, itertools, json, math, re, sys, time, traceback
+import argparse, csv, dataclasses, hashlib, io, itertools, json, math, re, sys, time, traceback, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -222,7 +222,7 @@ class Grid:
 # %% ../nbs/21_grid.ipynb #9d8b37be
 from .infer import predict, evaluate
 from .metrics import ConfusionMatrix
-from .models import load_model
+from .models import load_model, create_model
 from .data import get_dataset, eval_transforms
 
 @torch.no_grad()
@@ -293,7 +293,8 @@ def training_flops_per_image(cfg: TrainConfig, classes: int, single: bool = Fals
                 x, y = torch.empty(2, 3, *cfg.crop_size), torch.zeros(2, *cfg.crop_size, dtype=torch.long)
             with FlopCounterMode(display=False) as fc: training_loss(m(x), y).backward()
             _FLOPS_CACHE[key] = fc.get_total_flops() / 2
-        except Exception: _FLOPS_CACHE[key] = None
+        except Exception as e:                # optional: a trunk the counter cannot trace leaves the fields empty
+            warnings.warn(f"training FLOPs not counted for {key}: {type(e).__name__}: {e}"); _FLOPS_CACHE[key] = None
     return _FLOPS_CACHE[key]
 
 def _train_stats(cfg: TrainConfig, res: dict, wall: float, resumed: bool, classes: int) -> dict:

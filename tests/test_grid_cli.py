@@ -36,6 +36,7 @@ def test_grid_cli(tmp_path):
     for k, row in got.items():
         if k[0] != "broken": assert 0 <= float(row["miou"]) <= 1 and row["status"] == "done"
     assert got[("broken", "")]["status"] == "failed"
+    assert 1.1 < float(got[(AVG, "max@0.5-1")]["rel_train_flops"]) < 1.5 and float(got[("single", "attention@1")]["rel_train_flops"]) == 1
     assert len(json.loads((out / "results.json").read_text())) == 4
     r = run("--only", "single", AVG)
     assert r.returncode == 0 and _statuses(r.stdout) == {"single": "skipped", AVG: "skipped"}, r.stderr[-2000:]
