@@ -403,7 +403,8 @@ PRETRAINED = {"camvid-hierarchical": "hierarchical attention, DeepLabV3+ MobileN
 
 def pretrained_dir() -> Path:
     "Where the shipped checkpoints live inside the installed package."
-    return Path(__file__).parent / "assets" / "checkpoints"
+    from importlib.resources import files
+    return Path(str(files("scaleattn_nb"))) / "assets" / "checkpoints"
 
 def resolve_checkpoint(path_or_name) -> Path:
     "A checkpoint file from a path or a shipped name; a clear ValueError when neither exists."
