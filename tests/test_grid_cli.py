@@ -64,6 +64,6 @@ def test_grid_torchrun_two_ranks(tmp_path):
         m = load_model(out / row["experiment"] / row["checkpoint"])
         ds = get_dataset("sample", None, "val", transform=eval_transforms(m.input_mean, m.input_std))
         ref = evaluate(m, ds, row["eval_scales"], row["flip"], row["merge"], "cpu", progress=False)
-        assert abs(ref["miou"] - row["miou"]) < 1e-9 and ref["images"] == row["images"] == 4, (row["eval"], ref["miou"], row["miou"])
+        assert abs(ref["miou"] - row["miou"]) < 1e-6 and ref["images"] == row["images"] == 4, (row["eval"], ref["miou"], row["miou"])
     r = run()
     assert r.returncode == 0 and _statuses(r.stdout) == {AVG: "skipped"}, r.stderr[-3000:]
