@@ -16,11 +16,11 @@ from .cli import command
 from .data import get_dataset, eval_transforms, CAMVID_PALETTE
 from .fileio import atomic_write, ensure_writable_dir
 from .metrics import ConfusionMatrix
-from .models import PRETRAINED, load_model, pretrained, pretrained_dir
+from .models import PRETRAINED, load_model, pretrained, pretrained_dir, shipped_names
 
 # %% auto #0
 __all__ = ['SCALE_SETS', 'MERGES', 'table_cells', 'compare', 'table_rows', 'format_table', 'html_table', 'headline_scales',
-           'figure_keeper', 'write_report', 'shipped_names', 'run_demo', 'run_demo_cli']
+           'figure_keeper', 'write_report', 'run_demo', 'run_demo_cli']
 
 # %% ../nbs/12_demo.ipynb #3a4e23df
 SCALE_SETS = ((1.0,), (0.5, 1.0), (0.5, 1.0, 2.0), (0.25, 0.5, 1.0, 2.0))
@@ -55,6 +55,7 @@ def compare(models: Mapping[str, torch.nn.Module], dataset, scale_sets=SCALE_SET
     if not flips: raise ValueError("flips must hold False and/or True")
     need = (False, True) if True in flips else (False,)
     plan = {n: table_cells(m, scale_sets, merges) for n, m in models.items()}
+    union = {n: sorted({s for S, _ in cells for s in S}) for n, cells in plan.items()}    # the scales each model runs
     cms = {(n, S, mg, f): ConfusionMatrix(dataset.num_classes) for n, cells in plan.items() for S, mg in cells for f in flips}
     for n, m in models.items():
         m.eval()
@@ -65,9 +66,8 @@ def compare(models: Mapping[str, torch.nn.Module], dataset, scale_sets=SCALE_SET
         img, lab = dataset[i]
         x, y, size = img[None].float(), torch.as_tensor(lab)[None].long(), tuple(img.shape[-2:])
         for n, m in models.items():
-            union = sorted({s for S, _ in plan[n] for s in S})
             xn = m.normalize(x)
-            outs = {f: _per_scale(m, xn.flip(-1) if f else xn, union) for f in need}
+            outs = {f: _per_scale(m, xn.flip(-1) if f else xn, union[n]) for f in need}
             for S, mg in plan[n]:
                 L = m.merge_scales({s: outs[False][s] for s in S}, size, mg).logits
                 if False in flips: cms[(n, S, mg, False)].update(L, y)
@@ -178,10 +178,6 @@ td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}} img{{max-width:1
     return out / "index.html"
 
 # %% ../nbs/12_demo.ipynb #e4ec7679
-def shipped_names() -> list[str]:
-    "The shipped checkpoints present in this installation (see `30_camvid` for which exist and how they were trained)."
-    return [n for n in PRETRAINED if (pretrained_dir() / f"{n}.pt").is_file()]
-
 def run_demo(out="scaleattn_demo", names: Sequence[str] | None = None, split: str = "val", scale_sets=SCALE_SETS,
              flip: bool = False, figures: bool = True, progress: bool = True, dataset: str = "sample", root=None) -> dict:
     "Evaluate the shipped (or given) checkpoints on the bundled sample and write the report into `out`; returns rows and paths."
@@ -217,7 +213,8 @@ def run_demo_cli(args) -> int:
         res = run_demo(args.out, args.checkpoints, args.split, flip=args.flip, figures=not args.no_figures)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr); return 2
-    missing = [n for n in PRETRAINED if n not in shipped_names()]
+    shipped = shipped_names()
+    missing = [n for n in PRETRAINED if n not in shipped]
     if args.checkpoints is None and missing: print(f"not shipped in this version: {', '.join(missing)} (see the 30_camvid notebook)")
     print(format_table(res["rows"]))
     print(f"\n{len(res['rows'])} cells in {res['seconds']:.1f} s")

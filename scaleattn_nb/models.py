@@ -20,8 +20,8 @@ __all__ = ['METHODS', 'MERGES', 'IMAGENET_MEAN', 'IMAGENET_STD', 'MINUS1_1', 'DE
            'CHECKPOINT_FORMAT', 'PRETRAINED', 'conv_bn_relu', 'seg_head', 'aux_head', 'explicit_attention_head',
            'pad_to_multiple', 'crop_to_stride', 'SmpDeepLabV3PlusTrunk', 'LargeFOVTrunk', 'SpatialOCR', 'HRNetOCRTrunk',
            'ScaleOutput', 'MultiScaleNet', 'smp_encoders', 'create_model', 'set_input_norm', 'load_encoder_weights',
-           'save_checkpoint', 'load_checkpoint', 'load_model', 'pretrained_dir', 'resolve_checkpoint', 'pretrained',
-           'export_half']
+           'save_checkpoint', 'load_checkpoint', 'load_model', 'pretrained_dir', 'resolve_checkpoint', 'shipped_names',
+           'pretrained', 'export_half']
 
 # %% ../nbs/01_models.ipynb #51365931
 def conv_bn_relu(cin: int, cout: int, k: int = 3, dilation: int = 1) -> nn.Sequential:
@@ -415,6 +415,10 @@ def resolve_checkpoint(path_or_name) -> Path:
         if q.is_file(): return q
         raise ValueError(f"the shipped checkpoint {path_or_name!r} is not in this installation ({q}); the 30_camvid notebook lists the shipped models and how they were trained")
     raise ValueError(f"checkpoint {str(path_or_name)!r} does not exist (not a file, nor one of the shipped names: {', '.join(PRETRAINED)})")
+
+def shipped_names() -> list[str]:
+    "The names in `PRETRAINED` whose checkpoint file is present in this installation."
+    return [n for n in PRETRAINED if (pretrained_dir() / f"{n}.pt").is_file()]
 
 def pretrained(name: str = "camvid-hierarchical", map_location="cpu") -> MultiScaleNet:
     "One of the shipped CamVid models, in eval mode, in float32. `PRETRAINED` lists the names."

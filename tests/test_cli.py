@@ -1,10 +1,7 @@
 "The installed `scaleattn` console script, end to end in a subprocess."
-import shutil, subprocess
+from _cli import run_scaleattn
 
-def _run(*args):
-    exe = shutil.which("scaleattn")
-    assert exe, "the scaleattn console script is not on PATH: install the package (pip install -e .)"
-    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=300)
+def _run(*args): return run_scaleattn(*args, timeout=300)
 
 def test_info_self_check_passes():
     r = _run("info", "--device", "cpu")

@@ -4,10 +4,7 @@ from pathlib import Path
 import numpy as np, pytest, torch
 from PIL import Image
 
-def _run(*args, timeout=600):
-    exe = shutil.which("scaleattn")
-    assert exe, "the scaleattn console script is not on PATH: install the package"
-    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=timeout)
+from _cli import run_scaleattn as _run
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):

@@ -2,7 +2,8 @@
 import json, shutil, subprocess
 from pathlib import Path
 from scaleattn_nb.models import PRETRAINED, pretrained_dir
-from scaleattn_nb.demo import shipped_names
+from scaleattn_nb.models import shipped_names
+from _cli import run_scaleattn
 
 def test_shipped_checkpoints_present_and_small():
     names = shipped_names()
@@ -11,10 +12,8 @@ def test_shipped_checkpoints_present_and_small():
     assert sum((pretrained_dir() / f"{n}.pt").stat().st_size for n in names) <= 30 * 2**20
 
 def test_demo_end_to_end(tmp_path):
-    exe = shutil.which("scaleattn")
-    assert exe, "the scaleattn console script is not on PATH: install the package"
     out = tmp_path / "report"
-    r = subprocess.run([exe, "demo", "--out", str(out)], capture_output=True, text=True, timeout=900)
+    r = run_scaleattn("demo", "--out", out, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     assert f"report: {(out / 'index.html').resolve()}" in r.stdout
     rows = json.loads((out / "results.json").read_text())["rows"]
@@ -33,6 +32,5 @@ def test_demo_end_to_end(tmp_path):
     assert f"{100 * h['miou']:.1f}" in r.stdout                          # the printed table holds the saved numbers
 
 def test_demo_bad_checkpoint(tmp_path):
-    r = subprocess.run([shutil.which("scaleattn"), "demo", "--out", str(tmp_path / "x"), "--checkpoints", "camvid-nope"],
-                       capture_output=True, text=True, timeout=300)
+    r = run_scaleattn("demo", "--out", tmp_path / "x", "--checkpoints", "camvid-nope", timeout=300)
     assert r.returncode == 2 and "camvid-nope" in r.stderr

@@ -11,10 +11,7 @@ GRID = dict(base=BASE,
                            evals=[[0.5, 1.0], dict(scales=[0.5, 1.0], merge="max")])])
 AVG = "average-s0.5_1-mobilenet_v2-seed0"
 
-def _exe():
-    exe = shutil.which("scaleattn")
-    assert exe, "the scaleattn console script is not on PATH: install the package (pip install -e .)"
-    return exe
+from _cli import scaleattn_exe as _exe
 
 def _statuses(stdout: str) -> dict:
     return {d["name"]: d["status"] for d in map(json.loads, (l for l in stdout.splitlines() if l.startswith("{")))}

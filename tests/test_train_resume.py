@@ -2,14 +2,13 @@
 import os, shutil, signal, subprocess, sys, time
 from pathlib import Path
 import pytest, torch
+from _cli import scaleattn_exe
 
 ARGS = ["--method", "hierarchical", "--dataset", "sample", "--crop-size", "64", "64", "--batch-size", "2",
         "--iters", "12", "--workers", "0", "--val-split", "none", "--checkpoint-every", "1", "--no-progress", "--seed", "3"]
 
 def _cmd(out, *extra):
-    exe = shutil.which("scaleattn")
-    assert exe, "the scaleattn console script is not on PATH: install the package"
-    return [exe, "train", *ARGS, "--out", str(out), *extra]
+    return [scaleattn_exe(), "train", *ARGS, "--out", str(out), *extra]
 
 def _weights(path):
     return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
