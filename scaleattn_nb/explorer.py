@@ -24,7 +24,7 @@ from .viz import colorize, error_map, weights_to_rgb, as_rgb, colormap_lut, ERRO
 
 # %% auto #0
 __all__ = ['SCALES', 'EXPLORER_MERGES', 'ImageSource', 'dataset_source', 'folder_source', 'torch_threads', 'LazyResized',
-           'scale_css_class', 'default_view_scales', 'ScaleExplorer']
+           'forward_dtype', 'scale_css_class', 'default_view_scales', 'ScaleExplorer']
 
 # %% ../nbs/09_explorer.ipynb #f25363ec
 class ImageSource:
@@ -104,6 +104,12 @@ class LazyResized(Mapping):
     def __iter__(self): return iter(self._d)
     def __len__(self): return len(self._d)
 
+def forward_dtype(precision: str) -> torch.dtype:
+    """The dtype the explorer runs the trunk in: `"fp32"` (exact: what `infer.predict` and `scaleattn eval` give) or `"bf16"`
+    (autocast; about twice as fast on CPUs with native bf16 kernels, but it changes predictions: see *Precision*)."""
+    if precision not in ("fp32", "bf16"): raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
+    return torch.bfloat16 if precision == "bf16" else torch.float32
+
 def scale_css_class(s: float) -> str: return "scaleattn-scale-" + f"{s:g}".replace(".", "_")
 
 def default_view_scales(model: MultiScaleNet) -> tuple[float, ...]:
@@ -119,9 +125,10 @@ class ScaleExplorer:
                  root=None, split: str = "val", folder=None, scales: Sequence[float] | None = None, merge: str = "attention",
                  index: int = 0, device=None, max_side: int | None = 720, panel_width: int = 320, jpeg_quality: int = 85,
                  cache_images: int = 4, class_names: Sequence[str] | None = None, palette=None, toggle_threads: int | None = 1,
-                 progressive: bool = True):
+                 progressive: bool = True, precision: str = "fp32"):
         if merge not in EXPLORER_MERGES: raise ValueError(f"unknown merge {merge!r}; choose one of {', '.join(EXPLORER_MERGES)}")
         self.device = torch.device(device or "cpu")
+        self.dtype = forward_dtype(precision)                             # "bf16": a faster, approximate first view
         self.max_side, self.panel_width, self.jpeg_quality, self.cache_images = max_side, panel_width, jpeg_quality, cache_images
         self.toggle_threads, self.progressive = toggle_threads, progressive
         self.source = folder_source(folder) if folder is not None else dataset_source(dataset, root, split)
@@ -220,7 +227,7 @@ class ScaleExplorer:
 
     # ---- model and image ----------------------------------------------------------------------------------------
     def _set_model(self, model: MultiScaleNet, scales=None):
-        self.model = model.to(self.device).eval()
+        self.model = model.to(self.device).eval().to(memory_format=torch.channels_last)   # ~15% faster convs on CPU
         self.classes = list(self._names_override or (self.source.classes if self.source.classes and len(self.source.classes) == model.classes
                             else CAMVID_CLASSES if model.classes == len(CAMVID_CLASSES) else [str(i) for i in range(model.classes)]))
         pal = self._palette_override if self._palette_override is not None else (
@@ -282,7 +289,10 @@ class ScaleExplorer:
         c = self._cache.setdefault(idx, {}); self._cache.move_to_end(idx)
         while len(self._cache) > self.cache_images: self._cache.popitem(last=False)
         for s in scales:
-            if s not in c: c[s] = self.model.forward_scale(self.current["x"], s)
+            if s not in c:
+                with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32):
+                    o = self.model.forward_scale(self.current["x"], s)
+                c[s] = {k: v.float() if torch.is_tensor(v) and v.is_floating_point() else v for k, v in o.items()}  # merge in fp32
         return {s: c[s] for s in scales}
 
     def _merge_plan(self):
@@ -367,7 +377,7 @@ class ScaleExplorer:
         ran = len(self._cache.get(self.current["index"], {})) - n_cached
         self.last_timing = dict(forward_ms=(t1 - t0) * 1e3, merge_draw_ms=(t2 - t1) * 1e3, total_ms=(t2 - t0) * 1e3, forwards=ran,
                                 first_draw_ms=((first_draw or t2) - t0) * 1e3)
-        self._status(f"{self.current['name']}: {note} · {self.model_name} ({self.model.method}) · "
+        self._status(f"{self.current['name']}: {note} · {self.model_name} ({self.model.method}, {str(self.dtype).replace('torch.', '')}) · "
                      f"{self.last_timing['total_ms']:.0f} ms" + (f", {ran} new scale forward(s)" if ran else ", from cache"))
         return True
 
