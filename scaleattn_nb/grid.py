@@ -18,7 +18,7 @@ from .cli import command
 
 # %% auto #0
 __all__ = ['MERGE_CHOICES', 'PAPER_SCALE_WEIGHT', 'HASH_EXCLUDE', 'RESULT_FILE', 'TRAIN_FILE', 'ROW_CONFIG_FIELDS', 'Eval',
-           'group_of', 'Experiment', 'trunk_name', 'expand', 'config_hash', 'Grid', 'evaluate_sharded',
+           'group_of', 'Experiment', 'trunk_name', 'expand', 'config_hash', 'Grid', 'evaluate_sharded', 'evaluate_many',
            'training_flops_per_image', 'run_experiment', 'load_results', 'collect_results', 'run_grid', 'summarize',
            'results_table', 'plot_results', 'run_grid_cli']
 
@@ -242,6 +242,39 @@ def evaluate_sharded(model, dataset, ev: Eval, device=None, progress: bool = Fal
     res.update(scales=list(ev.scales or model.train_scales), flip=ev.flip, merge=ev.merge, images=len(dataset))
     return res
 
+@torch.no_grad()
+def evaluate_many(model, dataset, evals: Sequence[Eval], device=None, progress: bool = False) -> list[dict]:
+    """`evaluate_sharded` for several `evals` of one model on one dataset in one pass: each image runs `forward_scale` once per
+    scale in the union of their scale sets (and once more flipped if any eval flips), then every eval is a `merge_scales` of
+    those outputs. Single scale, average over {0.5, 1, 2} and over {0.25, 0.5, 1, 2} cost one {0.25, 0.5, 1, 2} pass, not three."""
+    from tqdm.auto import tqdm
+    evals = list(evals)
+    if not evals: return []
+    rank, world = dist_info()
+    device = torch.device(device or pick_device("auto"))
+    model = model.to(device).eval()
+    sets = [tuple(model.check_scales(ev.scales) if ev.merge == "attention" else sorted(ev.scales or model.train_scales))
+            for ev in evals]
+    union, flips = sorted({s for S in sets for s in S}), (False, True) if any(ev.flip for ev in evals) else (False,)
+    cms = [ConfusionMatrix(dataset.num_classes, device=device) for _ in evals]
+    desc = f"eval {len(evals)} settings" if len(evals) > 1 else f"eval {evals[0].name}"
+    for i in tqdm(range(rank, len(dataset), world), desc=desc, disable=not progress or rank != 0, leave=False):
+        x, y = dataset[i]
+        x, y, size = x[None].to(device), y[None].to(device), tuple(x.shape[-2:])
+        outs = {f: {s: model.forward_scale(x.flip(-1) if f else x, s) for s in union} for f in flips}
+        for cm, ev, S in zip(cms, evals, sets):
+            L = model.merge_scales({s: outs[False][s] for s in S}, size, ev.merge).logits
+            if ev.flip: L = (L + model.merge_scales({s: outs[True][s] for s in S}, size, ev.merge).logits.flip(-1)) / 2
+            cm.update(L, y)
+        del outs
+    res = []
+    for cm, ev in zip(cms, evals):
+        cm.all_reduce()
+        r = cm.summary(getattr(dataset, "classes", None))
+        r.update(scales=list(ev.scales or model.train_scales), flip=ev.flip, merge=ev.merge, images=len(dataset))
+        res.append(r)
+    return res
+
 # %% ../nbs/21_grid.ipynb #fa8f3a6c
 RESULT_FILE, TRAIN_FILE = "grid_result.json", "grid_train.json"
 
@@ -351,12 +384,12 @@ def run_experiment(exp: Experiment, cfg: TrainConfig, out_dir: Path, progress: b
         ck = _checkpoint(d)
         model = load_model(ck)
         device = pick_device(cfg.device)
-        for e in plan["evals"]:
-            ev = Eval(**e)
-            ds = get_dataset(cfg.dataset, cfg.root, ev.split or cfg.val_split or "val",
-                             transform=eval_transforms(model.input_mean, model.input_std))
-            metrics = evaluate_sharded(model, ds, ev, device, progress)
-            record["evals"].append(dict(eval=e, checkpoint=ck.name, metrics=metrics))
+        by_split = {}                                       # one pass over each split for all its evals (evaluate_many)
+        for e in plan["evals"]: by_split.setdefault(Eval(**e).split or cfg.val_split or "val", []).append(e)
+        for split, es in by_split.items():
+            ds = get_dataset(cfg.dataset, cfg.root, split, transform=eval_transforms(model.input_mean, model.input_std))
+            for e, metrics in zip(es, evaluate_many(model, ds, [Eval(**e) for e in es], device, progress)):
+                record["evals"].append(dict(eval=e, checkpoint=ck.name, metrics=metrics))
         del model
         order = [e.to_dict() for e in exp.evals]
         record["evals"].sort(key=lambda r: order.index(r["eval"]) if r["eval"] in order else len(order))
