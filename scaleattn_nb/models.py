@@ -21,7 +21,7 @@ __all__ = ['METHODS', 'MERGES', 'IMAGENET_MEAN', 'IMAGENET_STD', 'MINUS1_1', 'DE
            'pad_to_multiple', 'crop_to_stride', 'SmpDeepLabV3PlusTrunk', 'LargeFOVTrunk', 'SpatialOCR', 'HRNetOCRTrunk',
            'ScaleOutput', 'MultiScaleNet', 'smp_encoders', 'create_model', 'set_input_norm', 'load_encoder_weights',
            'save_checkpoint', 'load_checkpoint', 'load_model', 'pretrained_dir', 'resolve_checkpoint', 'shipped_names',
-           'pretrained', 'export_half']
+           'pretrained', 'export_half', 'fp16_megabytes']
 
 # %% ../nbs/01_models.ipynb #51365931
 def conv_bn_relu(cin: int, cout: int, k: int = 3, dilation: int = 1) -> nn.Sequential:
@@ -164,7 +164,7 @@ def _scales_tuple(scales) -> tuple[float, ...]:
 class MultiScaleNet(nn.Module):
     "One trunk shared by all scales, a semantic head, and the attention head of `method`. Call with `(images, scales)`."
     def __init__(self, trunk: nn.Module, method: str, classes: int, train_scales: Sequence[float], head: str = "tao",
-                 head_channels: int = 256, config: dict | None = None):
+                 head_channels: int = 256, config: dict | None = None, attention_channels: int = 512):
         super().__init__()
         if method not in METHODS: raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
         self.trunk, self.method, self.classes = trunk, method, classes
@@ -174,7 +174,8 @@ class MultiScaleNet(nn.Module):
         C = trunk.channels
         self.head = nn.Conv2d(C, classes, 1) if head == "fc8" else seg_head(C, classes, head_channels)
         self.attn_head = (seg_head(C, 1, head_channels) if method == "hierarchical" else
-                          explicit_attention_head(C * len(self.train_scales), len(self.train_scales)) if method == "explicit" else None)
+                          explicit_attention_head(C * len(self.train_scales), len(self.train_scales), attention_channels)
+                          if method == "explicit" else None)
         self.encoder_name = (config or {}).get("encoder")
         self.config = dict(config or {})
         self.input_mean, self.input_std = IMAGENET_MEAN, IMAGENET_STD
@@ -289,19 +290,40 @@ def _resolve_trunk(encoder: str, decoder: str) -> str:
                          f"'tu-<timm model>', or an smp encoder: {', '.join(smp_encoders())}")
     return "deeplabv3plus"
 
+def _widths(method: str, kind: str, decoder_channels: int | None = None, head_channels: int | None = 256,
+            attention_channels: int | None = None) -> dict:
+    "The width options as `create_model` builds them (None: the default), checked against the method and trunk kind."
+    for name, v in (("decoder_channels", decoder_channels), ("head_channels", head_channels),
+                    ("attention_channels", attention_channels)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise ValueError(f"{name} must be a positive int, got {v!r}")
+    if kind == "deeplabv3plus": decoder_channels = decoder_channels or 256
+    elif decoder_channels is not None:
+        raise ValueError(f"decoder_channels={decoder_channels} applies to the DeepLabV3+ decoder only: DeepLab-LargeFOV's fc7 has a "
+                         "fixed 1024 channels, and HRNet-OCR's width is `ocr_channels`")
+    if method == "explicit": attention_channels = attention_channels or 512
+    elif attention_channels is not None:
+        raise ValueError(f"attention_channels={attention_channels} is the width of Chen et al.'s explicit attention head; method "
+                         f"{method!r} has none (the hierarchical attention head is a semantic head of `head_channels` width)")
+    return dict(decoder_channels=decoder_channels, head_channels=head_channels or 256, attention_channels=attention_channels)
+
 def create_model(method: str, encoder: str = "mobilenet_v2", decoder: str = "deeplabv3plus", classes: int = 12,
                  train_scales: Sequence[float] | None = None, weights: str | os.PathLike | None = None,
-                 output_stride: int | None = None, **kw) -> MultiScaleNet:
-    """A multi-scale network. `method`: single, average, max, explicit, hierarchical. Extra `kw`: `head_channels` (256),
-    `aux` (default: hierarchical only), `input_norm` ('imagenet', 'minus1_1' or (mean, std)), OCR `ocr_channels`/`key_channels`."""
+                 output_stride: int | None = None, decoder_channels: int | None = None, head_channels: int = 256,
+                 attention_channels: int | None = None, **kw) -> MultiScaleNet:
+    """A multi-scale network. `method`: single, average, max, explicit, hierarchical. Widths: `decoder_channels` (DeepLabV3+
+    only; None: 256), `head_channels` (the Tao heads' middle width, 256), `attention_channels` (explicit only: the middle width of
+    Chen's attention head; None: 512). Extra `kw`: `aux` (default: hierarchical only), `input_norm` ('imagenet', 'minus1_1' or
+    (mean, std)), OCR `ocr_channels`/`key_channels`. The config records the widths as built, so checkpoints rebuild the same shapes."""
     if method not in METHODS: raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if not isinstance(classes, int) or classes < 1: raise ValueError(f"classes must be a positive int, got {classes!r}")
     kind = _resolve_trunk(encoder, decoder)
+    widths = _widths(method, kind, decoder_channels, head_channels, attention_channels)
     config = dict(method=method, encoder=encoder, decoder=decoder, classes=classes,
                   train_scales=list(_scales_tuple(train_scales or DEFAULT_SCALES[method])),
-                  weights=None if weights is None else str(weights), output_stride=output_stride, **kw)
+                  weights=None if weights is None else str(weights), output_stride=output_stride, **widths, **kw)
     kw = dict(kw)
-    head_channels, aux = kw.pop("head_channels", 256), kw.pop("aux", method == "hierarchical")
+    head_channels, aux = widths["head_channels"], kw.pop("aux", method == "hierarchical")
     input_norm = kw.pop("input_norm", None)
     if kind == "largefov":
         if output_stride not in (None, 8): raise ValueError(f"DeepLab-LargeFOV has output stride 8, got {output_stride}")
@@ -312,9 +334,10 @@ def create_model(method: str, encoder: str = "mobilenet_v2", decoder: str = "dee
     else:
         os_ = output_stride or (8 if encoder.startswith("resnet") else 16)
         if os_ not in (8, 16): raise ValueError(f"output_stride must be 8 or 16 for DeepLabV3+, got {output_stride}")
-        trunk, head = SmpDeepLabV3PlusTrunk(encoder, os_, classes, aux=aux), "tao"
+        trunk, head = SmpDeepLabV3PlusTrunk(encoder, os_, classes, aux=aux, channels=widths["decoder_channels"]), "tao"
     if kw: raise ValueError(f"unknown options {sorted(kw)} for create_model")
-    model = MultiScaleNet(trunk, method, classes, config["train_scales"], head, head_channels, config)
+    model = MultiScaleNet(trunk, method, classes, config["train_scales"], head, head_channels, config,
+                          attention_channels=widths["attention_channels"] or 512)
     if weights is not None: load_encoder_weights(model, weights)
     if input_norm is not None: set_input_norm(model, input_norm)
     return model
@@ -374,13 +397,29 @@ def _read_checkpoint(path, map_location="cpu") -> dict:
     ckpt["path"] = str(path)
     return ckpt
 
+def _config_widths(cfg: dict) -> dict:
+    "The widths a saved config builds (configs written before the width options existed hold the defaults)."
+    return _widths(cfg["method"], _resolve_trunk(cfg["encoder"], cfg["decoder"]),
+                   *(cfg.get(k) for k in ("decoder_channels", "head_channels", "attention_channels")))
+
 def _apply_checkpoint(model: MultiScaleNet, ckpt: dict) -> dict:
     cfg, path = ckpt["config"], ckpt["path"]
     for key in ("method", "classes", "encoder", "decoder", "train_scales"):
         if cfg.get(key) != model.config.get(key):
             raise ValueError(f"{path} holds a model with {key}={cfg.get(key)!r} but this model has {key}={model.config.get(key)!r}; "
                              "build the model with load_model(path) instead")
-    model.load_state_dict(ckpt["state_dict"])          # copy_ casts fp16 (shipped) weights to the model's dtype
+    for key, v in _config_widths(cfg).items():
+        if v != _config_widths(model.config)[key]:
+            raise ValueError(f"{path} holds a model with {key}={v} but this model has {key}={_config_widths(model.config)[key]}; "
+                             "build the model with load_model(path) instead")
+    sd = ckpt["state_dict"]
+    missing = [k for k in model.state_dict() if k not in sd]
+    if missing and cfg.get("aux") is False and all(k.startswith("trunk.aux.") for k in missing):
+        # a shipped file without the training-only aux head (export_half's drop_aux) loads into a model that has one;
+        # every other key must match exactly, and the model's aux head keeps its own weights
+        res = model.load_state_dict(sd, strict=False)
+        if res.unexpected_keys: raise ValueError(f"{path}: unexpected keys {res.unexpected_keys[:3]}")
+    else: model.load_state_dict(sd)                   # copy_ casts fp16 (shipped) weights to the model's dtype
     model.input_mean, model.input_std = tuple(ckpt["input_mean"]), tuple(ckpt["input_std"])
     return ckpt["extra"]
 
@@ -425,14 +464,36 @@ def pretrained(name: str = "camvid-hierarchical", map_location="cpu") -> MultiSc
     if name not in PRETRAINED: raise ValueError(f"unknown pretrained model {name!r}; choose one of {', '.join(PRETRAINED)}")
     return load_model(name, map_location).eval()
 
-def export_half(checkpoint, out, **extra) -> Path:
-    "Write `checkpoint` (path or name) as a shippable file: fp16 floating tensors, no optimiser state, `extra` merged into its metadata."
+def _half_state(state_dict: Mapping[str, torch.Tensor], config: dict, drop_aux: bool = True) -> tuple[dict, dict]:
+    """(state dict, config) as shipped: floating tensors in fp16; with `drop_aux` without the training-only auxiliary head
+    (`trunk.aux.*`) and with `aux=False` in the config, so `load_model` builds the model without it and loads strictly.
+    HRNet-OCR's aux head makes its soft object regions at inference, so it always stays."""
+    drop = (drop_aux and _resolve_trunk(config["encoder"], config["decoder"]) != "ocr"
+            and any(k.startswith("trunk.aux.") for k in state_dict))
+    half = {k: (v.half() if v.is_floating_point() else v) for k, v in state_dict.items()
+            if not (drop and k.startswith("trunk.aux."))}
+    return half, (dict(config, aux=False) if drop else dict(config))
+
+def export_half(checkpoint, out, drop_aux: bool = True, **extra) -> Path:
+    """Write `checkpoint` (path or name) as a shippable file: fp16 floating tensors, no optimiser state, `extra` merged into its
+    metadata; `drop_aux` leaves out the auxiliary head that only training uses (see `_half_state`)."""
     ck = _read_checkpoint(checkpoint)
     keep = {k: v for k, v in ck["extra"].items() if k in ("val_miou", "iteration", "train_config")}
-    half = {k: (v.half() if v.is_floating_point() else v) for k, v in ck["state_dict"].items()}
-    ckpt = {"format": CHECKPOINT_FORMAT, "config": ck["config"], "input_mean": ck["input_mean"], "input_std": ck["input_std"],
+    half, config = _half_state(ck["state_dict"], ck["config"], drop_aux)
+    ckpt = {"format": CHECKPOINT_FORMAT, "config": config, "input_mean": ck["input_mean"], "input_std": ck["input_std"],
             "state_dict": half, "extra": {**keep, **extra}}
     out = Path(out); out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(out) as f: torch.save(ckpt, f)
     return out
+
+
+# %% ../nbs/01_models.ipynb #31a33ccc
+def fp16_megabytes(method: str, drop_aux: bool = True, **kw) -> float:
+    """Size in MB (1e6 bytes) of the state dict `export_half` would ship for `create_model(method, **kw)`: floating tensors
+    (BatchNorm statistics included) in fp16, integer buffers at their own width, the aux head left out when `drop_aux`.
+    The model is built on the meta device: nothing is allocated and no weights are read."""
+    kw.pop("weights", None)
+    with torch.device("meta"): m = create_model(method, **kw)
+    half, _ = _half_state(m.state_dict(), m.config, drop_aux)
+    return sum(v.numel() * v.element_size() for v in half.values()) / 1e6
 

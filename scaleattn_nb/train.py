@@ -22,11 +22,15 @@ from .losses import build_loss
 from .metrics import ConfusionMatrix
 
 # %% auto #0
-__all__ = ['TrainConfig', 'pick_device', 'amp_dtype', 'dist_info', 'init_distributed', 'EpochSampler', 'Draw', 'SeededDataset',
-           'ClassUniformEpochSampler', 'PseudoMix', 'make_train_data', 'param_groups', 'poly_lambda', 'validate',
-           'set_train_mode', 'NonFiniteLossError', 'sync_buffers', 'train', 'config_from_args', 'run_train']
+__all__ = ['WIDTH_FIELDS', 'MODEL_FIELDS', 'TrainConfig', 'pick_device', 'amp_dtype', 'dist_info', 'init_distributed',
+           'EpochSampler', 'Draw', 'SeededDataset', 'ClassUniformEpochSampler', 'PseudoMix', 'make_train_data',
+           'param_groups', 'poly_lambda', 'validate', 'set_train_mode', 'NonFiniteLossError', 'sync_buffers', 'train',
+           'config_from_args', 'run_train']
 
 # %% ../nbs/05_train.ipynb #0e398718
+WIDTH_FIELDS = ("decoder_channels", "head_channels", "attention_channels")
+MODEL_FIELDS = ("method", "encoder", "decoder", "output_stride", "train_scales") + WIDTH_FIELDS   # what shapes the model
+
 @dataclass
 class TrainConfig:
     "Everything a training run needs; saved in every checkpoint."
@@ -36,6 +40,9 @@ class TrainConfig:
     output_stride: int | None = None
     weights: str | None = None           # encoder state_dict to start from
     train_scales: tuple | None = None    # None: the method's default
+    decoder_channels: int | None = None  # DeepLabV3+ decoder width; None: 256 (see `models.fp16_megabytes` for the size)
+    head_channels: int | None = None     # middle width of the semantic and hierarchical attention heads; None: 256
+    attention_channels: int | None = None  # middle width of the explicit attention head (explicit only); None: 512
     dataset: str = "sample"
     root: str | None = None
     train_split: str = "train"
@@ -78,8 +85,16 @@ class TrainConfig:
         if isinstance(self.crop_size, tuple) and len(self.crop_size) == 1: self.crop_size = self.crop_size * 2
         if self.batch_size < 1: raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.amp not in ("auto", "bf16", "fp16", "off"): raise ValueError(f"amp must be auto, bf16, fp16 or off, got {self.amp!r}")
+        for f in WIDTH_FIELDS:
+            v = getattr(self, f)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+                raise ValueError(f"{f} must be a positive int or None (the default width), got {v!r}")
         for f in ("class_uniform", "pseudo_prob"):
             if not 0 <= getattr(self, f) <= 1: raise ValueError(f"{f} must be in [0, 1], got {getattr(self, f)}")
+
+    def widths(self) -> dict:
+        "The width options that are set, as `create_model` keywords."
+        return {f: getattr(self, f) for f in WIDTH_FIELDS if getattr(self, f) is not None}
 
     def to_dict(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
@@ -294,7 +309,8 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
     num_classes = get_dataset(cfg.dataset, cfg.root, cfg.train_split).num_classes   # lists files only
     if model is None:
         model = create_model(cfg.method, encoder=cfg.encoder, decoder=cfg.decoder, classes=num_classes,
-                             train_scales=cfg.train_scales, weights=cfg.weights, output_stride=cfg.output_stride)
+                             train_scales=cfg.train_scales, weights=cfg.weights, output_stride=cfg.output_stride,
+                             **cfg.widths())
     core = model
     mean, std = getattr(core, "input_mean"), getattr(core, "input_std")
     train_ds = get_dataset(cfg.dataset, cfg.root, cfg.train_split,
@@ -319,6 +335,10 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
     it, best = 0, -1.0
     if cfg.resume:
         ck = torch.load(last_path, map_location="cpu", weights_only=True)
+        saved, now = ck["extra"].get("train_config") or {}, cfg.to_dict()
+        diff = [f"{k}={saved.get(k)!r} there, {now[k]!r} here" for k in MODEL_FIELDS if saved and saved.get(k) != now[k]]
+        if diff: raise ValueError(f"--resume: {last_path} was trained with another model ({'; '.join(diff)}); "
+                                  "resume with the same options, or train into a new --out")
         core.load_state_dict(ck["state_dict"]); ex = ck["extra"]
         opt.load_state_dict(ex["optimizer"]); sched.load_state_dict(ex["scheduler"]); scaler.load_state_dict(ex["scaler"])
         it, best = int(ex["iteration"]), float(ex["best_miou"]); _set_rng_state(ex["rng"])
