@@ -19,9 +19,9 @@ from .cli import command
 # %% auto #0
 __all__ = ['MERGE_CHOICES', 'PAPER_SCALE_WEIGHT', 'HASH_EXCLUDE', 'RESULT_FILE', 'TRAIN_FILE', 'EVAL_BN_BATCHES',
            'EVAL_BN_BATCH_SIZE', 'EVAL_PROCEDURE', 'ROW_CONFIG_FIELDS', 'Eval', 'group_of', 'Experiment', 'trunk_name',
-           'expand', 'config_hash', 'Grid', 'evaluate_sharded', 'evaluate_many', 'training_flops_per_image',
-           'run_experiment', 'load_results', 'collect_results', 'run_grid', 'summarize', 'results_table',
-           'plot_results', 'run_grid_cli']
+           'expand', 'config_hash', 'Grid', 'evaluate_sharded', 'evaluate_many', 'prepare_for_eval',
+           'training_flops_per_image', 'run_experiment', 'load_results', 'collect_results', 'run_grid', 'summarize',
+           'results_table', 'plot_results', 'run_grid_cli']
 
 # %% ../nbs/21_grid.ipynb #f53e39d0
 MERGE_CHOICES = ("attention", "average", "max")
@@ -300,6 +300,12 @@ def _checkpoint_hash(path: Path) -> str | None:
 EVAL_BN_BATCHES, EVAL_BN_BATCH_SIZE = 8, 8
 EVAL_PROCEDURE = f"bn-recalibrated {EVAL_BN_BATCHES}x{EVAL_BN_BATCH_SIZE} train images"
 
+def prepare_for_eval(model, dataset: str, root=None, split: str = "train", frozen_encoder: bool = True) -> int:
+    """Re-estimate `model`'s BatchNorm statistics on whole `split` images of `dataset`, exactly as the grid does before it
+    evaluates (EVAL_BN_BATCHES batches of EVAL_BN_BATCH_SIZE, seeded); returns the number of BatchNorm layers re-estimated."""
+    tr = get_dataset(dataset, root, split, transform=eval_transforms(model.input_mean, model.input_std))
+    return recalibrate_bn(model, tr, EVAL_BN_BATCHES, EVAL_BN_BATCH_SIZE, frozen_encoder=frozen_encoder, progress=False)
+
 def _plan(exp: Experiment, cfg: TrainConfig, out_dir: Path) -> dict:
     "What run_grid must do for `exp`: skip, evaluate (the missing evals), resume, train, or stale (files of another config)."
     d, h = out_dir / exp.name, config_hash(cfg)
@@ -397,9 +403,7 @@ def run_experiment(exp: Experiment, cfg: TrainConfig, out_dir: Path, progress: b
         device = pick_device(cfg.device)
         model.to(device)
         if plan["evals"]:                                   # the same on every rank: same images, same order (seeded)
-            tr = get_dataset(cfg.dataset, cfg.root, cfg.train_split, transform=eval_transforms(model.input_mean, model.input_std))
-            n = recalibrate_bn(model, tr, EVAL_BN_BATCHES, EVAL_BN_BATCH_SIZE, frozen_encoder=cfg.freeze_bn, progress=False)
-            record["bn_layers_recalibrated"] = n
+            record["bn_layers_recalibrated"] = prepare_for_eval(model, cfg.dataset, cfg.root, cfg.train_split, cfg.freeze_bn)
         by_split = {}                                       # one pass over each split for all its evals (evaluate_many)
         for e in plan["evals"]: by_split.setdefault(Eval(**e).split or cfg.val_split or "val", []).append(e)
         for split, es in by_split.items():

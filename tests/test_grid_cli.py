@@ -56,13 +56,12 @@ def test_grid_torchrun_two_ranks(tmp_path):
     # the evaluation sharded over two ranks equals a single-process evaluation of the same checkpoint
     from scaleattn_nb.models import load_model
     from scaleattn_nb.data import get_dataset, eval_transforms
-    from scaleattn_nb.infer import evaluate, recalibrate_bn
-    from scaleattn_nb.grid import EVAL_BN_BATCHES, EVAL_BN_BATCH_SIZE
+    from scaleattn_nb.infer import evaluate
+    from scaleattn_nb.grid import prepare_for_eval
     for row in rows:
         m = load_model(out / row["experiment"] / row["checkpoint"])
         tc = json.loads((out / row["experiment"] / "grid_result.json").read_text())["config"]     # as trained
-        tr = get_dataset("sample", None, tc["train_split"], transform=eval_transforms(m.input_mean, m.input_std))
-        recalibrate_bn(m, tr, EVAL_BN_BATCHES, EVAL_BN_BATCH_SIZE, frozen_encoder=tc["freeze_bn"], progress=False)
+        prepare_for_eval(m, "sample", None, tc["train_split"], tc["freeze_bn"])
         ds = get_dataset("sample", None, "val", transform=eval_transforms(m.input_mean, m.input_std))
         ref = evaluate(m, ds, row["eval_scales"], row["flip"], row["merge"], "cpu", progress=False)
         assert abs(ref["miou"] - row["miou"]) < 1e-6 and ref["images"] == row["images"] == 4, (row["eval"], ref["miou"], row["miou"])
