@@ -12,13 +12,18 @@ from pathlib import Path
 __all__ = ['atomic_write', 'ensure_writable_dir']
 
 # %% ../nbs/00a_fileio.ipynb #ee8b4f0a
+def _umask() -> int:
+    u = os.umask(0); os.umask(u); return u
+
 @contextmanager
 def atomic_write(path, mode: str = "wb"):
-    "Open a temporary file beside `path` for writing; on success it replaces `path`, on error it is removed."
+    """Open a temporary file beside `path` for writing; on success it replaces `path`, on error it is removed.
+    The result gets the permissions of a file opened normally (0o666 less the umask), not mkstemp's private 0o600."""
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, mode) as f: yield f
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp): os.unlink(tmp)
