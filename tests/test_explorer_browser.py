@@ -6,7 +6,7 @@ $SCALEATTN_SCREENSHOT or tests/artifacts/explorer.png. Skips, saying why, when /
 is missing (fails instead when SCALEATTN_REQUIRE_BROWSER=1, as .ci/run sets). Never downloads a browser.
 """
 from __future__ import annotations
-import json, os, secrets, shutil, signal, socket, subprocess, sys, time, urllib.request
+import json, os, re, secrets, shutil, signal, socket, subprocess, sys, time, urllib.request
 from pathlib import Path
 
 import pytest
@@ -74,6 +74,27 @@ def _miou_text(page) -> str:
     return page.locator(".scaleattn-miou").first.inner_text().strip()
 
 
+RAN = r"/\[(\*|\d+)\]/.test(p.innerText)"     # a code cell's prompt once it is queued/running ([*]) or has run ([n])
+
+
+def _run_all_cells(page, tries: int = 6, wait_ms: int = 30_000):
+    """Run menu → Run All Cells, repeated until a code cell's prompt shows it was queued or ran.
+
+    A click that lands while JupyterLab is still wiring the notebook to its kernel is silently lost (seen in CI:
+    both prompts still `[ ]` minutes later), so the click is checked, not trusted."""
+    for attempt in range(tries):
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        label = page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^\s*Run All Cells\s*$"))
+        page.locator(".lm-Menu-item:not(.lm-mod-disabled)").filter(has=label).first.click(timeout=wait_ms)
+        try:
+            page.wait_for_function(f"() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].some(p => {RAN})",
+                                   timeout=wait_ms)
+            return attempt
+        except Exception:
+            page.keyboard.press("Escape")                   # close a menu left open, then try again
+    raise AssertionError(f"'Run All Cells' did not start the notebook after {tries} tries")
+
+
 def test_explorer_in_chromium(tmp_path):
     _need()
     from playwright.sync_api import sync_playwright
@@ -83,8 +104,13 @@ def test_explorer_in_chromium(tmp_path):
     # no news/update pop-ups over the notebook
     (cfg / "labconfig" / "page_config.json").write_text(json.dumps(
         {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+    # every cell rendered, in view or not (JupyterLab 4's windowed notebook skips off-screen cells' layout)
+    settings = tmp_path / "user-settings" / "@jupyterlab" / "notebook-extension"
+    settings.mkdir(parents=True)
+    (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
     port, token = _free_port(), secrets.token_hex(16)
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(cfg), JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+               JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "user-settings"),
                PYTHONPATH=os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]),
                OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"), MPLBACKEND="Agg")
     log = tmp_path / "jupyterlab.log"
@@ -107,9 +133,8 @@ def test_explorer_in_chromium(tmp_path):
                 page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell")
                 # the kernel must be connected before "Run All Cells" (its status shows Idle once it is)
                 page.wait_for_selector(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status=idle]")
-                page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-                page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-                page.wait_for_selector(".jp-OutputArea-output >> text=EXPLORER READY")
+                retries = _run_all_cells(page)
+                page.wait_for_selector(".jp-OutputArea-output >> text=EXPLORER READY", state="attached")
                 page.wait_for_selector(".scaleattn-miou >> text=image mIoU")
                 explorer = page.locator(".scaleattn-explorer").first
                 explorer.scroll_into_view_if_needed()
@@ -126,7 +151,12 @@ def test_explorer_in_chromium(tmp_path):
                 assert not box.is_checked()
                 page.wait_for_timeout(500)                      # let the new JPEGs paint
                 page.screenshot(path=str(shot))
-                print(f"mIoU text: {before!r} -> {after!r}; screenshot: {shot}")
+                print(f"Run All Cells retried {retries} time(s); mIoU text: {before!r} -> {after!r}; screenshot: {shot}")
+            except Exception:
+                fail = shot.with_name(shot.stem + "-failure.png")
+                page.screenshot(path=str(fail), full_page=True)
+                print(f"failure screenshot: {fail}\nJupyterLab log (tail):\n{log.read_text()[-3000:]}")
+                raise
             finally:
                 browser.close()
     finally:
