@@ -13,7 +13,12 @@ __all__ = ['atomic_write', 'ensure_writable_dir']
 
 # %% ../nbs/00a_fileio.ipynb #ee8b4f0a
 def _umask() -> int:
-    u = os.umask(0); os.umask(u); return u
+    "The process umask: read from /proc on Linux (setting it, even for an instant, would race with other threads' files)."
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("Umask:"): return int(line.split()[1], 8)
+    except OSError: pass
+    u = os.umask(0); os.umask(u); return u   # elsewhere: the classic set-and-restore
 
 @contextmanager
 def atomic_write(path, mode: str = "wb"):

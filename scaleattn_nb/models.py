@@ -479,8 +479,8 @@ def _half_state(state_dict: Mapping[str, torch.Tensor], config: dict, drop_aux: 
     return half, (dict(config, aux=False) if drop else dict(config))
 
 def export_half(checkpoint, out, drop_aux: bool = True, **extra) -> Path:
-    """Write `checkpoint` (path or name) as a shippable file: fp16 floating tensors, no optimiser state, `extra` merged into its
-    metadata; `drop_aux` leaves out the auxiliary head that only training uses (see `_half_state`)."""
+    """Write `checkpoint` (path or name) as a shippable file: fp16 weights (BatchNorm running statistics stay fp32), no optimiser
+    state, `extra` merged into its metadata; `drop_aux` leaves out the auxiliary head that only training uses (see `_half_state`)."""
     ck = _read_checkpoint(checkpoint)
     keep = {k: v for k, v in ck["extra"].items() if k in ("val_miou", "iteration", "train_config")}
     half, config = _half_state(ck["state_dict"], ck["config"], drop_aux)
