@@ -21,8 +21,8 @@ from .metrics import ConfusionMatrix
 from .cli import command
 
 # %% auto #0
-__all__ = ['predict', 'predict_sliding', 'evaluate', 'recalibrate_bn', 'model_palette', 'normalize_image', 'predict_folder',
-           'run_eval', 'run_predict']
+__all__ = ['predict', 'predict_sliding', 'evaluate', 'recalibrate_bn', 'zero_unseen_taps', 'model_palette', 'normalize_image',
+           'predict_folder', 'run_eval', 'run_predict']
 
 # %% ../nbs/06_infer.ipynb #e8ac5687
 def _work_size(model, size, scales) -> tuple[int, int]:
@@ -148,6 +148,42 @@ def recalibrate_bn(model, dataset, batches: int = 16, batch_size: int = 8, froze
         model.eval()
     return len(bns)
 
+
+# %% ../nbs/06_infer.ipynb #63f21bb5
+@torch.no_grad()
+def zero_unseen_taps(model, train_size) -> dict:
+    """Zero the taps of dilated convolutions that only ever read zero padding during training: with zero padding, a tap at
+    offset `o` of a map `n` pixels long reads inside the map for some output pixel only when |o| < n. `train_size`: (H, W) of the
+    largest training input (crop x largest training scale). The sizes come from one forward at that size (the model's own padding
+    included). Returns {module name: number of taps zeroed} for the convolutions changed."""
+    h, w = (train_size, train_size) if isinstance(train_size, int) else tuple(train_size)
+    if min(h, w) < 1: raise ValueError(f"train_size must be positive, got {train_size!r}")
+    convs = {n: m for n, m in model.named_modules() if isinstance(m, torch.nn.Conv2d) and max(m.dilation) > 1}
+    sizes = {}
+    def record(name):
+        def hook(mod, inp, out): sizes.setdefault(name, tuple(inp[0].shape[-2:]))   # returns None: the output is left alone
+        return hook
+    hooks = [m.register_forward_hook(record(n)) for n, m in convs.items()]
+    was_training = model.training
+    try:
+        model.eval()
+        p = next(model.parameters())
+        model.forward_scale(torch.zeros(1, 3, h, w, device=p.device, dtype=p.dtype), 1.0)
+    finally:
+        for k in hooks: k.remove()
+        model.train(was_training)
+    zeroed = {}
+    for n, m in convs.items():
+        if n not in sizes: continue
+        if m.padding_mode != "zeros": raise ValueError(f"{n}: padding mode {m.padding_mode!r}, only zero padding is understood")
+        kh, kw = m.kernel_size
+        oy = (torch.arange(kh) - (kh - 1) / 2) * m.dilation[0]          # tap offsets (centred kernels: padding = dilation * (k-1)/2)
+        ox = (torch.arange(kw) - (kw - 1) / 2) * m.dilation[1]
+        unseen = (oy.abs()[:, None] >= sizes[n][0]) | (ox.abs()[None, :] >= sizes[n][1])
+        if unseen.any():
+            m.weight[..., unseen.to(m.weight.device)] = 0
+            zeroed[n] = int(unseen.sum())
+    return zeroed
 
 # %% ../nbs/06_infer.ipynb #723b0682
 from .data import read_image, IMAGE_EXTS, voc_palette, CAMVID_PALETTE, get_dataset, eval_transforms
