@@ -177,6 +177,9 @@ def zero_unseen_taps(model, train_size) -> dict:
         if n not in sizes: continue
         if m.padding_mode != "zeros": raise ValueError(f"{n}: padding mode {m.padding_mode!r}, only zero padding is understood")
         kh, kw = m.kernel_size
+        if m.padding != (m.dilation[0] * (kh - 1) // 2, m.dilation[1] * (kw - 1) // 2):   # the offsets below assume 'same' padding
+            raise ValueError(f"{n}: padding {m.padding} is not the 'same' padding of a centred kernel {m.kernel_size} "
+                             f"dilated {m.dilation}; its unfed taps are not worked out here")
         oy = (torch.arange(kh) - (kh - 1) / 2) * m.dilation[0]          # tap offsets (centred kernels: padding = dilation * (k-1)/2)
         ox = (torch.arange(kw) - (kw - 1) / 2) * m.dilation[1]
         unseen = (oy.abs()[:, None] >= sizes[n][0]) | (ox.abs()[None, :] >= sizes[n][1])
