@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from .merge import HierarchicalMerge, resize_logits, resize_labels, _check_scale
-from .models import ScaleOutput, load_model
+from .models import ScaleOutput, load_model, unseen_taps
 from .fileio import atomic_write, ensure_writable_dir
 from .metrics import ConfusionMatrix
 from .cli import command
@@ -152,40 +152,14 @@ def recalibrate_bn(model, dataset, batches: int = 16, batch_size: int = 8, froze
 # %% ../nbs/06_infer.ipynb #63f21bb5
 @torch.no_grad()
 def zero_unseen_taps(model, train_size) -> dict:
-    """Zero the taps of dilated convolutions that only ever read zero padding during training: with zero padding, a tap at
-    offset `o` of a map `n` pixels long reads inside the map for some output pixel only when |o| < n. `train_size`: (H, W) of the
-    largest training input (crop x largest training scale). The sizes come from one forward at that size (the model's own padding
-    included). Returns {module name: number of taps zeroed} for the convolutions changed."""
-    h, w = (train_size, train_size) if isinstance(train_size, int) else tuple(train_size)
-    if min(h, w) < 1: raise ValueError(f"train_size must be positive, got {train_size!r}")
-    convs = {n: m for n, m in model.named_modules() if isinstance(m, torch.nn.Conv2d) and max(m.dilation) > 1}
-    sizes = {}
-    def record(name):
-        def hook(mod, inp, out): sizes.setdefault(name, tuple(inp[0].shape[-2:]))   # returns None: the output is left alone
-        return hook
-    hooks = [m.register_forward_hook(record(n)) for n, m in convs.items()]
-    was_training = model.training
-    try:
-        model.eval()
-        p = next(model.parameters())
-        model.forward_scale(torch.zeros(1, 3, h, w, device=p.device, dtype=p.dtype), 1.0)
-    finally:
-        for k in hooks: k.remove()
-        model.train(was_training)
+    """Zero the taps of dilated convolutions that only ever read zero padding during training (`models.unseen_taps` at
+    `train_size`: (H, W) of the largest training input, i.e. crop x largest training scale). Returns {module name: number of
+    taps zeroed} for the convolutions changed."""
     zeroed = {}
-    for n, m in convs.items():
-        if n not in sizes: continue
-        if m.padding_mode != "zeros": raise ValueError(f"{n}: padding mode {m.padding_mode!r}, only zero padding is understood")
-        kh, kw = m.kernel_size
-        if m.padding != (m.dilation[0] * (kh - 1) // 2, m.dilation[1] * (kw - 1) // 2):   # the offsets below assume 'same' padding
-            raise ValueError(f"{n}: padding {m.padding} is not the 'same' padding of a centred kernel {m.kernel_size} "
-                             f"dilated {m.dilation}; its unfed taps are not worked out here")
-        oy = (torch.arange(kh) - (kh - 1) / 2) * m.dilation[0]          # tap offsets (centred kernels: padding = dilation * (k-1)/2)
-        ox = (torch.arange(kw) - (kw - 1) / 2) * m.dilation[1]
-        unseen = (oy.abs()[:, None] >= sizes[n][0]) | (ox.abs()[None, :] >= sizes[n][1])
-        if unseen.any():
-            m.weight[..., unseen.to(m.weight.device)] = 0
-            zeroed[n] = int(unseen.sum())
+    for n, unseen in unseen_taps(model, train_size).items():
+        w = model.get_submodule(n).weight
+        w[..., unseen.to(w.device)] = 0
+        zeroed[n] = int(unseen.sum())
     return zeroed
 
 # %% ../nbs/06_infer.ipynb #723b0682

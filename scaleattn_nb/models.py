@@ -17,11 +17,12 @@ from .merge import (merge_average, merge_max, merge_explicit, merge_hierarchical
 
 # %% auto #0
 __all__ = ['METHODS', 'MERGES', 'IMAGENET_MEAN', 'IMAGENET_STD', 'MINUS1_1', 'DEFAULT_SCALES', 'DECODERS', 'KNOWN_WEIGHTS_NORM',
-           'CHECKPOINT_FORMAT', 'PRETRAINED', 'conv_bn_relu', 'seg_head', 'aux_head', 'explicit_attention_head',
-           'pad_to_multiple', 'crop_to_stride', 'SmpDeepLabV3PlusTrunk', 'LargeFOVTrunk', 'SpatialOCR', 'HRNetOCRTrunk',
-           'ScaleOutput', 'MultiScaleNet', 'smp_encoders', 'create_model', 'set_input_norm', 'load_encoder_weights',
-           'save_checkpoint', 'load_checkpoint', 'load_model', 'pretrained_dir', 'resolve_checkpoint', 'shipped_names',
-           'pretrained', 'export_half', 'fp16_megabytes']
+           'SMP_ATROUS_RATES', 'CHECKPOINT_FORMAT', 'PRETRAINED', 'conv_bn_relu', 'seg_head', 'aux_head',
+           'explicit_attention_head', 'pad_to_multiple', 'crop_to_stride', 'SmpDeepLabV3PlusTrunk', 'LargeFOVTrunk',
+           'SpatialOCR', 'HRNetOCRTrunk', 'ScaleOutput', 'MultiScaleNet', 'smp_encoders', 'create_model',
+           'set_input_norm', 'load_encoder_weights', 'save_checkpoint', 'load_checkpoint', 'load_model',
+           'pretrained_dir', 'resolve_checkpoint', 'shipped_names', 'pretrained', 'export_half', 'fp16_megabytes',
+           'unseen_taps']
 
 # %% ../nbs/01_models.ipynb #51365931
 def conv_bn_relu(cin: int, cout: int, k: int = 3, dilation: int = 1) -> nn.Sequential:
@@ -62,11 +63,11 @@ class SmpDeepLabV3PlusTrunk(nn.Module):
     "An smp encoder with smp's DeepLabV3+ decoder; features (256 ch) at stride 4; optional aux head on the deepest encoder feature."
     stride, multiple = 4, 32
     def __init__(self, encoder: str, output_stride: int = 16, classes: int | None = None, aux: bool = False,
-                 channels: int = 256):
+                 channels: int = 256, atrous_rates: Sequence[int] = (12, 24, 36)):
         super().__init__()
         smp = _smp()
         net = smp.DeepLabV3Plus(encoder_name=encoder, encoder_weights=None, encoder_output_stride=output_stride,
-                                decoder_channels=channels, classes=1)
+                                decoder_channels=channels, decoder_atrous_rates=tuple(atrous_rates), classes=1)
         self.encoder, self.decoder, self.channels = net.encoder, net.decoder, channels
         self.aux = aux_head(self.encoder.out_channels[-1], classes) if aux else None
 
@@ -290,9 +291,23 @@ def _resolve_trunk(encoder: str, decoder: str) -> str:
                          f"'tu-<timm model>', or an smp encoder: {', '.join(smp_encoders())}")
     return "deeplabv3plus"
 
+SMP_ATROUS_RATES = (12, 24, 36)   # smp's default ASPP rates (DeepLabV3's set for output stride 8); DeepLabV3 uses (6, 12, 18) at 16
+
+def _atrous_rates(kind: str, rates) -> list[int] | None:
+    "The ASPP rates as built: three positive ints for DeepLabV3+ (None: smp's default), None for the other trunks."
+    if kind != "deeplabv3plus":
+        if rates is not None: raise ValueError(f"atrous_rates={rates!r} applies to the DeepLabV3+ decoder (its ASPP) only")
+        return None
+    if rates is None: return list(SMP_ATROUS_RATES)
+    try: ok = len(rates) == 3 and all(isinstance(r, int) and not isinstance(r, bool) and r >= 1 for r in rates)
+    except TypeError: ok = False
+    if not ok: raise ValueError(f"atrous_rates must be three positive ints (the ASPP's dilations, e.g. 6 12 18), got {rates!r}")
+    return list(rates)
+
 def _widths(method: str, kind: str, decoder_channels: int | None = None, head_channels: int | None = 256,
-            attention_channels: int | None = None) -> dict:
-    "The width options as `create_model` builds them (None: the default), checked against the method and trunk kind."
+            attention_channels: int | None = None, atrous_rates=None) -> dict:
+    """The shape options as `create_model` builds them (None: the default), checked against the method and trunk kind: the
+    widths, and the ASPP rates (which change no shape, but must match the weights just the same)."""
     for name, v in (("decoder_channels", decoder_channels), ("head_channels", head_channels),
                     ("attention_channels", attention_channels)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
@@ -305,20 +320,22 @@ def _widths(method: str, kind: str, decoder_channels: int | None = None, head_ch
     elif attention_channels is not None:
         raise ValueError(f"attention_channels={attention_channels} is the width of Chen et al.'s explicit attention head; method "
                          f"{method!r} has none (the hierarchical attention head is a semantic head of `head_channels` width)")
-    return dict(decoder_channels=decoder_channels, head_channels=head_channels or 256, attention_channels=attention_channels)
+    return dict(decoder_channels=decoder_channels, head_channels=head_channels or 256, attention_channels=attention_channels,
+                atrous_rates=_atrous_rates(kind, atrous_rates))
 
 def create_model(method: str, encoder: str = "mobilenet_v2", decoder: str = "deeplabv3plus", classes: int = 12,
                  train_scales: Sequence[float] | None = None, weights: str | os.PathLike | None = None,
                  output_stride: int | None = None, decoder_channels: int | None = None, head_channels: int = 256,
-                 attention_channels: int | None = None, **kw) -> MultiScaleNet:
+                 attention_channels: int | None = None, atrous_rates: Sequence[int] | None = None, **kw) -> MultiScaleNet:
     """A multi-scale network. `method`: single, average, max, explicit, hierarchical. Widths: `decoder_channels` (DeepLabV3+
     only; None: 256), `head_channels` (the Tao heads' middle width, 256), `attention_channels` (explicit only: the middle width of
-    Chen's attention head; None: 512). Extra `kw`: `aux` (default: hierarchical only), `input_norm` ('imagenet', 'minus1_1' or
+    Chen's attention head; None: 512). `atrous_rates`: the DeepLabV3+ ASPP dilations (None: smp's (12, 24, 36); pick rates whose
+    taps land inside the training feature map, e.g. (6, 12, 18) at output stride 16). Extra `kw`: `aux` (default: hierarchical only), `input_norm` ('imagenet', 'minus1_1' or
     (mean, std)), OCR `ocr_channels`/`key_channels`. The config records the widths as built, so checkpoints rebuild the same shapes."""
     if method not in METHODS: raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if not isinstance(classes, int) or classes < 1: raise ValueError(f"classes must be a positive int, got {classes!r}")
     kind = _resolve_trunk(encoder, decoder)
-    widths = _widths(method, kind, decoder_channels, head_channels, attention_channels)
+    widths = _widths(method, kind, decoder_channels, head_channels, attention_channels, atrous_rates)
     config = dict(method=method, encoder=encoder, decoder=decoder, classes=classes,
                   train_scales=list(_scales_tuple(train_scales or DEFAULT_SCALES[method])),
                   weights=None if weights is None else str(weights), output_stride=output_stride, **widths, **kw)
@@ -334,7 +351,9 @@ def create_model(method: str, encoder: str = "mobilenet_v2", decoder: str = "dee
     else:
         os_ = output_stride or (8 if encoder.startswith("resnet") else 16)
         if os_ not in (8, 16): raise ValueError(f"output_stride must be 8 or 16 for DeepLabV3+, got {output_stride}")
-        trunk, head = SmpDeepLabV3PlusTrunk(encoder, os_, classes, aux=aux, channels=widths["decoder_channels"]), "tao"
+        trunk = SmpDeepLabV3PlusTrunk(encoder, os_, classes, aux=aux, channels=widths["decoder_channels"],
+                                      atrous_rates=widths["atrous_rates"])
+        head = "tao"
     if kw: raise ValueError(f"unknown options {sorted(kw)} for create_model")
     model = MultiScaleNet(trunk, method, classes, config["train_scales"], head, head_channels, config,
                           attention_channels=widths["attention_channels"] or 512)
@@ -398,9 +417,9 @@ def _read_checkpoint(path, map_location="cpu") -> dict:
     return ckpt
 
 def _config_widths(cfg: dict) -> dict:
-    "The widths a saved config builds (configs written before the width options existed hold the defaults)."
+    "The shape options a saved config builds (configs written before an option existed hold its default)."
     return _widths(cfg["method"], _resolve_trunk(cfg["encoder"], cfg["decoder"]),
-                   *(cfg.get(k) for k in ("decoder_channels", "head_channels", "attention_channels")))
+                   *(cfg.get(k) for k in ("decoder_channels", "head_channels", "attention_channels", "atrous_rates")))
 
 def _apply_checkpoint(model: MultiScaleNet, ckpt: dict) -> dict:
     cfg, path = ckpt["config"], ckpt["path"]
@@ -501,3 +520,36 @@ def fp16_megabytes(method: str, drop_aux: bool = True, **kw) -> float:
     half, _ = _half_state(m.state_dict(), m.config, drop_aux)
     return sum(v.numel() * v.element_size() for v in half.values()) / 1e6
 
+
+# %% ../nbs/01_models.ipynb #b09f8fef
+def unseen_taps(model: MultiScaleNet, size) -> dict:
+    """{module name: (kh, kw) bool mask} of the taps of each dilated convolution of `model` that read only zero padding when
+    the trunk sees an input of `size` (H, W; an int is square); convolutions without such taps are left out. The map sizes come
+    from one forward of `model` at that size, on its own device: a model built on the meta device answers without computing
+    anything. 'same' zero padding is checked, not assumed."""
+    h, w = (size, size) if isinstance(size, int) else tuple(size)
+    if min(h, w) < 1: raise ValueError(f"size must be positive, got {size!r}")
+    convs = {n: m for n, m in model.named_modules() if isinstance(m, nn.Conv2d) and max(m.dilation) > 1}
+    sizes = {}
+    def record(name):
+        def hook(mod, inp, out): sizes.setdefault(name, tuple(inp[0].shape[-2:]))   # returns None: the output is left alone
+        return hook
+    hooks = [m.register_forward_hook(record(n)) for n, m in convs.items()]
+    was_training, p = model.training, next(model.parameters())
+    try:
+        with torch.no_grad(): model.eval().forward_scale(torch.zeros(1, 3, h, w, device=p.device, dtype=p.dtype), 1.0)
+    finally:
+        for k in hooks: k.remove()
+        model.train(was_training)
+    masks = {}
+    for n, m in convs.items():
+        if n not in sizes: continue
+        kh, kw = m.kernel_size
+        if m.padding_mode != "zeros" or m.padding != (m.dilation[0] * (kh - 1) // 2, m.dilation[1] * (kw - 1) // 2):
+            raise ValueError(f"{n}: padding {m.padding} ({m.padding_mode}) is not the 'same' zero padding of a centred kernel "
+                             f"{m.kernel_size} dilated {m.dilation}; its unfed taps are not worked out here")
+        oy = (torch.arange(kh, device="cpu") - (kh - 1) / 2).abs() * m.dilation[0]   # tap offsets from the centre
+        ox = (torch.arange(kw, device="cpu") - (kw - 1) / 2).abs() * m.dilation[1]
+        unseen = (oy[:, None] >= sizes[n][0]) | (ox[None, :] >= sizes[n][1])
+        if unseen.any(): masks[n] = unseen
+    return masks
