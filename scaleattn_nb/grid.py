@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable, Sequence
 import torch
 import torch.distributed as dist
 
-from .train import TrainConfig, WIDTH_FIELDS, train, pick_device, init_distributed, dist_info
+from .train import TrainConfig, MODEL_OPTIONS, train, pick_device, init_distributed, dist_info
 from .fileio import atomic_write, ensure_writable_dir
 from .cli import command
 
@@ -145,10 +145,10 @@ def _check_fields(d: dict, where: str) -> dict:
     return d
 
 def config_hash(cfg: TrainConfig | dict) -> str:
-    """A short hash of the config fields that change the trained model (all but HASH_EXCLUDE). Width options left at None
-    (the default widths) are left out, so runs recorded before those options existed keep their hash."""
+    """A short hash of the config fields that change the trained model (all but HASH_EXCLUDE). Model options left at None
+    (the default widths and ASPP rates) are left out, so runs recorded before those options existed keep their hash."""
     d = cfg.to_dict() if isinstance(cfg, TrainConfig) else TrainConfig(**{k: v for k, v in cfg.items() if k in _TRAIN_FIELDS}).to_dict()
-    d = {k: v for k, v in sorted(d.items()) if k not in HASH_EXCLUDE and not (k in WIDTH_FIELDS and v is None)}
+    d = {k: v for k, v in sorted(d.items()) if k not in HASH_EXCLUDE and not (k in MODEL_OPTIONS and v is None)}
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 def _experiment_from(d) -> Experiment:
@@ -333,7 +333,7 @@ def training_flops_per_image(cfg: TrainConfig, classes: int, single: bool = Fals
     from torch.utils.flop_counter import FlopCounterMode
     from scaleattn_nb.bench import training_loss
     method, scales = ("single", (1.0,)) if single else (cfg.method, cfg.train_scales)
-    widths = {k: v for k, v in cfg.widths().items() if method == "explicit" or k != "attention_channels"}
+    widths = {k: v for k, v in cfg.model_options().items() if method == "explicit" or k != "attention_channels"}
     key = (method, scales, cfg.encoder, cfg.decoder, cfg.output_stride, tuple(cfg.crop_size), classes, tuple(sorted(widths.items())))
     if key not in _FLOPS_CACHE:
         try:

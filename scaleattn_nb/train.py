@@ -15,21 +15,22 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm.auto import tqdm
 
-from .models import create_model, save_checkpoint, load_model
+from .models import create_model, save_checkpoint, load_model, unseen_taps
 from .fileio import ensure_writable_dir
 from .data import get_dataset, train_transforms, eval_transforms, ClassUniformSampler, class_centroids
 from .losses import build_loss
 from .metrics import ConfusionMatrix
 
 # %% auto #0
-__all__ = ['WIDTH_FIELDS', 'MODEL_FIELDS', 'TrainConfig', 'pick_device', 'amp_dtype', 'dist_info', 'init_distributed',
-           'EpochSampler', 'Draw', 'SeededDataset', 'ClassUniformEpochSampler', 'PseudoMix', 'make_train_data',
-           'param_groups', 'poly_lambda', 'validate', 'set_train_mode', 'NonFiniteLossError', 'sync_buffers', 'train',
-           'config_from_args', 'run_train']
+__all__ = ['WIDTH_FIELDS', 'MODEL_OPTIONS', 'MODEL_FIELDS', 'TrainConfig', 'pick_device', 'amp_dtype', 'dist_info',
+           'init_distributed', 'EpochSampler', 'Draw', 'SeededDataset', 'ClassUniformEpochSampler', 'PseudoMix',
+           'make_train_data', 'param_groups', 'poly_lambda', 'validate', 'set_train_mode', 'warn_unseen_taps',
+           'NonFiniteLossError', 'sync_buffers', 'train', 'config_from_args', 'run_train']
 
 # %% ../nbs/05_train.ipynb #0e398718
 WIDTH_FIELDS = ("decoder_channels", "head_channels", "attention_channels")
-MODEL_FIELDS = ("method", "encoder", "decoder", "output_stride", "train_scales") + WIDTH_FIELDS   # what shapes the model
+MODEL_OPTIONS = WIDTH_FIELDS + ("atrous_rates",)           # create_model options whose None means "the default"
+MODEL_FIELDS = ("method", "encoder", "decoder", "output_stride", "train_scales") + MODEL_OPTIONS   # what builds the model
 
 @dataclass
 class TrainConfig:
@@ -43,6 +44,7 @@ class TrainConfig:
     decoder_channels: int | None = None  # DeepLabV3+ decoder width; None: 256 (see `models.fp16_megabytes` for the size)
     head_channels: int | None = None     # middle width of the semantic and hierarchical attention heads; None: 256
     attention_channels: int | None = None  # middle width of the explicit attention head (explicit only); None: 512
+    atrous_rates: tuple | None = None    # DeepLabV3+ ASPP dilations; None: smp's (12, 24, 36). See `models.unseen_taps`
     dataset: str = "sample"
     root: str | None = None
     train_split: str = "train"
@@ -79,7 +81,7 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self):
-        for f in ("crop_size", "scale_range", "train_scales"):
+        for f in ("crop_size", "scale_range", "train_scales", "atrous_rates"):
             v = getattr(self, f)
             if v is not None: setattr(self, f, tuple(v))
         if isinstance(self.crop_size, tuple) and len(self.crop_size) == 1: self.crop_size = self.crop_size * 2
@@ -89,12 +91,15 @@ class TrainConfig:
             v = getattr(self, f)
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
                 raise ValueError(f"{f} must be a positive int or None (the default width), got {v!r}")
+        r = self.atrous_rates
+        if r is not None and not (len(r) == 3 and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in r)):
+            raise ValueError(f"atrous_rates must be three positive ints (e.g. 6 12 18) or None (smp's 12 24 36), got {r!r}")
         for f in ("class_uniform", "pseudo_prob"):
             if not 0 <= getattr(self, f) <= 1: raise ValueError(f"{f} must be in [0, 1], got {getattr(self, f)}")
 
-    def widths(self) -> dict:
-        "The width options that are set, as `create_model` keywords."
-        return {f: getattr(self, f) for f in WIDTH_FIELDS if getattr(self, f) is not None}
+    def model_options(self) -> dict:
+        "The model options that are set (widths, ASPP rates), as `create_model` keywords."
+        return {f: getattr(self, f) for f in MODEL_OPTIONS if getattr(self, f) is not None}
 
     def to_dict(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
@@ -282,6 +287,26 @@ def set_train_mode(model: torch.nn.Module, freeze_bn: bool = False) -> torch.nn.
     return model
 
 
+# %% ../nbs/05_train.ipynb #14f9de27
+def warn_unseen_taps(model, crop_size) -> dict:
+    """Warn when some dilated taps of `model` would read only zero padding at its largest training input (`crop_size` x the
+    largest training scale); returns `models.unseen_taps` for that input. Checked on a meta-device twin built from
+    `model.config`; a model without a config is not checked."""
+    cfg = getattr(model, "config", None)
+    if not cfg: return {}
+    s = max(model.train_scales)
+    size = tuple(max(1, round(c * s)) for c in crop_size)
+    with torch.device("meta"): twin = create_model(**dict(cfg, weights=None))
+    blind = unseen_taps(twin, size)
+    if blind:
+        convs = ", ".join(f"{n} (dilation {twin.get_submodule(n).dilation[0]})" for n in list(blind)[:3])
+        warnings.warn(f"{sum(int(v.sum()) for v in blind.values())} taps of {len(blind)} dilated convolutions only ever read zero "
+                      f"padding at the largest training input {size[0]}x{size[1]} (crop x scale {s:g}): {convs}"
+                      f"{', ...' if len(blind) > 3 else ''}. Their weights will never train, yet they read real features on larger "
+                      "inputs at test time. Train on larger crops, choose smaller atrous_rates (e.g. 6 12 18 at output stride 16), "
+                      f"or repair the trained model with infer.zero_unseen_taps(model, {size}).", stacklevel=2)
+    return blind
+
 # %% ../nbs/05_train.ipynb #946791c7
 class NonFiniteLossError(RuntimeError):
     "The loss became NaN or infinite; the last good checkpoint is kept."
@@ -310,8 +335,9 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
     if model is None:
         model = create_model(cfg.method, encoder=cfg.encoder, decoder=cfg.decoder, classes=num_classes,
                              train_scales=cfg.train_scales, weights=cfg.weights, output_stride=cfg.output_stride,
-                             **cfg.widths())
+                             **cfg.model_options())
     core = model
+    if rank == 0: warn_unseen_taps(core, cfg.crop_size)
     mean, std = getattr(core, "input_mean"), getattr(core, "input_std")
     train_ds = get_dataset(cfg.dataset, cfg.root, cfg.train_split,
                            transform=train_transforms(cfg.crop_size, cfg.scale_range, mean=mean, std=std))
