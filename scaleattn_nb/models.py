@@ -329,9 +329,10 @@ def create_model(method: str, encoder: str = "mobilenet_v2", decoder: str = "dee
                  attention_channels: int | None = None, atrous_rates: Sequence[int] | None = None, **kw) -> MultiScaleNet:
     """A multi-scale network. `method`: single, average, max, explicit, hierarchical. Widths: `decoder_channels` (DeepLabV3+
     only; None: 256), `head_channels` (the Tao heads' middle width, 256), `attention_channels` (explicit only: the middle width of
-    Chen's attention head; None: 512). `atrous_rates`: the DeepLabV3+ ASPP dilations (None: smp's (12, 24, 36); pick rates whose
-    taps land inside the training feature map, e.g. (6, 12, 18) at output stride 16). Extra `kw`: `aux` (default: hierarchical only), `input_norm` ('imagenet', 'minus1_1' or
-    (mean, std)), OCR `ocr_channels`/`key_channels`. The config records the widths as built, so checkpoints rebuild the same shapes."""
+    Chen's attention head; None: 512). `atrous_rates`: the DeepLabV3+ ASPP dilations (None: smp's (12, 24, 36); pick rates
+    whose taps land inside the training feature map, e.g. (6, 12, 18) at output stride 16: see `unseen_taps`). Extra `kw`: `aux`
+    (default: hierarchical only), `input_norm` ('imagenet', 'minus1_1' or (mean, std)), OCR `ocr_channels`/`key_channels`.
+    The config records the widths and rates as built, so checkpoints rebuild the same model."""
     if method not in METHODS: raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if not isinstance(classes, int) or classes < 1: raise ValueError(f"classes must be a positive int, got {classes!r}")
     kind = _resolve_trunk(encoder, decoder)
