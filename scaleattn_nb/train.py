@@ -15,7 +15,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm.auto import tqdm
 
-from .models import create_model, save_checkpoint, load_model, unseen_taps
+from .models import create_model, save_checkpoint, load_model, unseen_taps, _atrous_rates
 from .fileio import ensure_writable_dir
 from .data import get_dataset, train_transforms, eval_transforms, ClassUniformSampler, class_centroids
 from .losses import build_loss
@@ -91,9 +91,7 @@ class TrainConfig:
             v = getattr(self, f)
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
                 raise ValueError(f"{f} must be a positive int or None (the default width), got {v!r}")
-        r = self.atrous_rates
-        if r is not None and not (len(r) == 3 and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in r)):
-            raise ValueError(f"atrous_rates must be three positive ints (e.g. 6 12 18) or None (smp's 12 24 36), got {r!r}")
+        if self.atrous_rates is not None: _atrous_rates("deeplabv3plus", self.atrous_rates)   # create_model's own check
         for f in ("class_uniform", "pseudo_prob"):
             if not 0 <= getattr(self, f) <= 1: raise ValueError(f"{f} must be in [0, 1], got {getattr(self, f)}")
 
