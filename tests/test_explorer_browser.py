@@ -83,10 +83,13 @@ def _run_all_cells(page, tries: int = 6, wait_ms: int = 30_000):
     A click that lands while JupyterLab is still wiring the notebook to its kernel is silently lost (seen in CI:
     both prompts still `[ ]` minutes later), so the click is checked, not trusted."""
     for attempt in range(tries):
-        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-        label = page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^\s*Run All Cells\s*$"))
-        page.locator(".lm-Menu-item:not(.lm-mod-disabled)").filter(has=label).first.click(timeout=wait_ms)
+        for accept in page.locator(".jp-Dialog .jp-mod-accept").all():   # seen in CI: a "Select Kernel" dialog over the menus
+            try: accept.click(timeout=5_000)
+            except Exception: pass
         try:
+            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click(timeout=wait_ms)
+            label = page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^\s*Run All Cells\s*$"))
+            page.locator(".lm-Menu-item:not(.lm-mod-disabled)").filter(has=label).first.click(timeout=wait_ms)
             page.wait_for_function(f"() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].some(p => {RAN})",
                                    timeout=wait_ms)
             return attempt
