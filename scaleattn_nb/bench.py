@@ -9,13 +9,15 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
+from pathlib import Path
 from .models import create_model
+from .data import get_dataset, train_transforms, make_feeder
 from .cli import command
 
 # %% auto #0
 __all__ = ['TRAIN_CONFIGS', 'INFER_CONFIGS', 'INFER_MEMORY_MODES', 'training_loss', 'training_flops', 'interleaved_median_times',
            'peak_train_memory', 'peak_infer_memory', 'infer_memory', 'run_bench', 'format_table', 'check_targets',
-           'run_bench_cli']
+           'loader_throughput', 'run_bench_cli']
 
 # %% ../nbs/20_bench.ipynb #4d0c9012
 TRAIN_CONFIGS = [  # (row name, method, training scales)
@@ -239,6 +241,29 @@ def check_targets(res: dict) -> dict:
            "hierarchical/single step time": (h["step_s"] / s["step_s"], "<= 1.4", lambda v: v <= 1.4),
            "explicit{0.5,1,2}/hierarchical peak training memory": (mem, ">= 3.5", lambda v: v >= 3.5)}
     return {k: dict(value=v, target=t, met=None if v is None else bool(ok(v))) for k, (v, t, ok) in out.items()}
+
+# %% ../nbs/20_bench.ipynb #0f2b06f8
+def loader_throughput(dataset: str = "sample", root=None, cache: str = "ram", device: str = "cpu", crop_size=(360, 480),
+                      batch_size: int = 8, batches: int = 10, workers: int = 2, scale_range=(0.5, 2.0), seed: int = 0) -> dict:
+    "Images/s of the training feeder alone (`data.make_feeder`) over `batches` batches after a warm-up one, and the time to build it."
+    device = torch.device(device)
+    ds = get_dataset(dataset, root, "train")
+    t = time.perf_counter()
+    feeder = make_feeder(ds, train_transforms(crop_size, scale_range), batch_size, device, cache, seed, workers=workers)
+    setup_s = time.perf_counter() - t
+    def stream():
+        e = 0
+        while True:
+            yield from feeder.epoch(e); e += 1
+    it, n = stream(), 0
+    next(it); _sync(device)
+    t = time.perf_counter()
+    for _ in range(batches): x, _y = next(it); n += x.shape[0]
+    _sync(device)
+    dt = time.perf_counter() - t
+    return dict(images_per_s=n / dt, seconds=dt, images=n, setup_s=setup_s, cache=feeder.cache, device=str(device),
+                dataset=dataset, crop_size=list(crop_size), batch_size=batch_size, workers=workers if feeder.cache == "none" else 0,
+                threads=torch.get_num_threads())
 
 # %% ../nbs/20_bench.ipynb #0be22629
 def _add_bench_args(p: argparse.ArgumentParser) -> None:

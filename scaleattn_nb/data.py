@@ -4,14 +4,15 @@
 
 # %% ../nbs/02_data.ipynb #6938eaa1
 from __future__ import annotations
-import hashlib, json, math, os, tempfile
+import hashlib, json, math, os, tempfile, warnings
 from collections import defaultdict
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 from torchvision import tv_tensors
 from torchvision.io import ImageReadMode, decode_image
 from torchvision.transforms import v2
@@ -20,14 +21,16 @@ from .merge import resize_labels, scaled_size
 from .fileio import atomic_write
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'IGNORE_INDEX', 'IMAGENET_MEAN', 'IMAGENET_STD', 'MINUS_ONE_ONE', 'CAMVID_CLASSES', 'CAMVID_PALETTE',
-           'VOC_CLASSES', 'PERSON_PART_CLASSES', 'CITYSCAPES_CLASSES', 'CITYSCAPES_PALETTE', 'CITYSCAPES_ID_TO_TRAINID',
-           'MAPILLARY_CLASSES', 'COCO_CATEGORY_IDS', 'COCO_CLASSES', 'DATASETS', 'read_image', 'read_label', 'make_lut',
-           'map_label', 'voc_palette', 'label_to_rgb', 'RandomScale', 'RandomCropPad', 'RandomHFlip', 'ImageOnly',
-           'Normalize', 'SegTransform', 'train_transforms', 'eval_transforms', 'denormalize', 'SegDataset',
-           'make_fixture', 'camvid', 'sample_root', 'voc', 'person_part', 'cityscapes_lut', 'cityscapes', 'mapillary',
-           'coco_ann_mask', 'CocoDataset', 'coco', 'folder', 'sample', 'get_dataset', 'image_centroids',
-           'class_centroids', 'ClassUniformSampler']
+__all__ = ['IMAGE_EXTS', 'IGNORE_INDEX', 'IMAGENET_MEAN', 'IMAGENET_STD', 'MINUS_ONE_ONE', 'PHOTO_COLS', 'CAMVID_CLASSES',
+           'CAMVID_PALETTE', 'VOC_CLASSES', 'PERSON_PART_CLASSES', 'CITYSCAPES_CLASSES', 'CITYSCAPES_PALETTE',
+           'CITYSCAPES_ID_TO_TRAINID', 'MAPILLARY_CLASSES', 'COCO_CATEGORY_IDS', 'COCO_CLASSES', 'DATASETS',
+           'CACHE_MODES', 'read_image', 'read_label', 'make_lut', 'map_label', 'voc_palette', 'label_to_rgb',
+           'AugParams', 'Augment', 'Normalize', 'SegTransform', 'train_transforms', 'eval_transforms', 'denormalize',
+           'SegDataset', 'make_fixture', 'camvid', 'sample_root', 'voc', 'person_part', 'cityscapes_lut', 'cityscapes',
+           'mapillary', 'coco_ann_mask', 'CocoDataset', 'coco', 'folder', 'sample', 'get_dataset', 'image_centroids',
+           'class_centroids', 'ClassUniformSampler', 'EpochSampler', 'Draw', 'ClassUniformEpochSampler',
+           'SeededDataset', 'PseudoMix', 'DecodedSplit', 'decoded_bytes', 'choose_cache', 'Crops', 'Feeder',
+           'make_feeder']
 
 # %% ../nbs/02_data.ipynb #c8be157a
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm")
@@ -131,55 +134,131 @@ MINUS_ONE_ONE = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
 def _rand() -> float: return torch.rand(()).item()
 def _randint(lo: int, hi: int) -> int: return int(torch.randint(lo, hi + 1, ()).item())   # inclusive
 
-class RandomScale:
-    "Resize image and label by a factor uniform in `scale_range` (the point `center`, if any, follows)."
-    def __init__(self, scale_range=(0.5, 2.0)): self.lo, self.hi = map(float, scale_range)
-    def __call__(self, image, label, center=None):
-        s = self.lo + (self.hi - self.lo) * _rand()
-        h, w = image.shape[-2:]
-        size = scaled_size((h, w), s)
-        if size != (h, w):
-            image = TF.resize(image, list(size), antialias=True)
-            label = tv_tensors.Mask(resize_labels(label.as_subclass(torch.Tensor), size))
-            if center is not None: center = (min(int(center[0] * size[0] / h), size[0] - 1), min(int(center[1] * size[1] / w), size[1] - 1))
-        return image, label, center
+_JITTER = ("brightness", "contrast", "saturation", "hue")
+PHOTO_COLS = len(_JITTER) * 2 + 1       # a sample's photometric row: 4 factors, 4 op indices in order (-1 = none), blur sigma
 
-class RandomCropPad:
-    "Crop to `size` = (h, w), padding (image `fill`, label `ignore_index`) when smaller; the crop contains `center` when given."
-    def __init__(self, size, fill=0, ignore_index=IGNORE_INDEX):
-        self.size = (size, size) if isinstance(size, int) else tuple(size); self.fill, self.ignore_index = fill, ignore_index
-    def __call__(self, image, label, center=None):
-        ch, cw = self.size
-        h, w = image.shape[-2:]
-        ph, pw = max(ch - h, 0), max(cw - w, 0)
-        if ph or pw:                    # place the image at a random position inside the padded canvas
-            top, left = _randint(0, ph), _randint(0, pw)
-            pad = [left, top, pw - left, ph - top]
-            image = TF.pad(image, pad, fill=self.fill); label = TF.pad(label, pad, fill=self.ignore_index)
-            if center is not None: center = (center[0] + top, center[1] + left)
-            h, w = image.shape[-2:]
-        if center is None: y0, x0 = _randint(0, h - ch), _randint(0, w - cw)
+class AugParams(NamedTuple):
+    "One sample's drawn augmentation: scaled size, padding (top, left), crop corner (y0, x0) in the padded image, flip, photometric row."
+    size: tuple
+    pad: tuple
+    corner: tuple
+    flip: bool
+    photo: torch.Tensor
+
+class Augment:
+    """Training augmentation: **random scale** (factor uniform in `scale_range`), **random crop** to `crop_size` with padding
+    (image 0, label `ignore_index`) when the scaled image is smaller, **horizontal flip**, **colour jitter**, **Gaussian
+    blur** (probability `blur`, 5x5, sigma uniform in [0.15, 1.15]), normalisation. In three parts, so that the same draws can
+    be applied one sample at a time or a whole batch at once, on any device:
+
+    * `draw(size, center)`: one sample's parameters, from torch's global generator (the caller seeds it per sample);
+    * `geometry(image, label, p)`: scale, crop and flip one image (uint8 or float in [0, 1]) and its label, on their device;
+    * `photometric(images, photo)`: jitter, blur and normalise a batch (float in [0, 1]), one photometric row per sample.
+
+    `color_jitter`: a float b (brightness = contrast = saturation = b) or a (brightness, contrast, saturation, hue) tuple;
+    0/None = off. `scale_range=None` and `crop_size=None` switch those steps off. Calling the object, `aug(image, label,
+    center=None)`, does all three for one sample: it is a dataset `transform`."""
+    uses_center = True
+    def __init__(self, crop_size=(360, 480), scale_range=(0.5, 2.0), hflip: float = 0.5, color_jitter=0.25, blur: float = 0.5,
+                 mean=IMAGENET_MEAN, std=IMAGENET_STD, ignore_index: int = IGNORE_INDEX):
+        self.crop_size = None if crop_size is None else ((crop_size, crop_size) if isinstance(crop_size, int) else tuple(crop_size))
+        self.scale_range = None if scale_range is None or tuple(scale_range) == (1, 1) else tuple(map(float, scale_range))
+        self.hflip, self.blur, self.ignore_index = float(hflip or 0), float(blur or 0), ignore_index
+        cj = color_jitter or 0
+        b, c, s, h = (cj,) * 3 + (0,) if isinstance(cj, (int, float)) else tuple(cj)
+        self.jitter = tuple(float(v) for v in (b, c, s, h))
+        if not 0 <= self.jitter[3] <= 0.5: raise ValueError(f"hue jitter must be in [0, 0.5], got {self.jitter[3]}")
+        self.mean, self.std = tuple(mean), tuple(std)
+
+    def __repr__(self):
+        return (f"Augment(crop_size={self.crop_size}, scale_range={self.scale_range}, hflip={self.hflip}, "
+                f"color_jitter={self.jitter}, blur={self.blur})")
+
+    def draw(self, size, center=None) -> AugParams:
+        "Draw one sample's parameters for an image of `size` = (h, w); the crop then contains the point `center` = (y, x) if given."
+        h, w = size
+        s = self.scale_range[0] + (self.scale_range[1] - self.scale_range[0]) * _rand() if self.scale_range else 1.0
+        sh, sw = scaled_size((h, w), s) if s != 1.0 else (h, w)
+        if center is not None: center = (min(int(center[0] * sh / h), sh - 1), min(int(center[1] * sw / w), sw - 1))
+        ch, cw = self.crop_size or (sh, sw)
+        ph, pw = max(ch - sh, 0), max(cw - sw, 0)
+        top, left = (_randint(0, ph), _randint(0, pw)) if ph or pw else (0, 0)   # the image's place in the padded canvas
+        H, W = sh + ph, sw + pw
+        if center is None: y0, x0 = _randint(0, H - ch), _randint(0, W - cw)
         else:                           # any window that contains the point, uniformly (as the reference code)
-            cy, cx = center
-            y0 = _randint(max(0, cy - ch + 1), min(cy, h - ch)); x0 = _randint(max(0, cx - cw + 1), min(cx, w - cw))
-            center = (cy - y0, cx - x0)
-        return TF.crop(image, y0, x0, ch, cw), TF.crop(label, y0, x0, ch, cw), center
+            cy, cx = center[0] + top, center[1] + left
+            y0 = _randint(max(0, cy - ch + 1), min(cy, H - ch)); x0 = _randint(max(0, cx - cw + 1), min(cx, W - cw))
+        flip = self.hflip > 0 and _rand() < self.hflip
+        photo = torch.tensor([1.0, 1.0, 1.0, 0.0] + [-1.0] * 4 + [0.0])
+        ops = [k for k, v in enumerate(self.jitter) if v > 0]
+        if ops:                         # as v2.ColorJitter: the enabled ops in a random order, each factor uniform
+            for j, k in enumerate(torch.randperm(len(ops)).tolist()): photo[4 + j] = ops[k]
+            for k in ops:
+                v = self.jitter[k]
+                lo, hi = (-v, v) if k == 3 else (max(0.0, 1 - v), 1 + v)
+                photo[k] = lo + (hi - lo) * _rand()
+        if self.blur > 0 and _rand() < self.blur: photo[8] = 0.15 + 1.0 * _rand()
+        return AugParams((sh, sw), (top, left), (y0, x0), flip, photo)
 
-class RandomHFlip:
-    "Flip image and label left-right with probability `p`."
-    def __init__(self, p=0.5): self.p = p
-    def __call__(self, image, label, center=None):
-        if self.p > 0 and _rand() < self.p:
-            image, label = TF.horizontal_flip(image), TF.horizontal_flip(label)
-            if center is not None: center = (center[0], image.shape[-1] - 1 - center[1])
-        return image, label, center
+    def geometry(self, image: torch.Tensor, label: torch.Tensor, p: AugParams) -> tuple[torch.Tensor, torch.Tensor]:
+        "Scale (bilinear, antialiased; labels nearest-exact), pad, crop and flip one (3, H, W) image and (H, W) label; image → float in [0, 1]."
+        x = image.as_subclass(torch.Tensor)
+        x = x.float().div_(255) if x.dtype == torch.uint8 else x.float()
+        y = label.as_subclass(torch.Tensor)
+        if p.size != tuple(x.shape[-2:]):
+            x = F.interpolate(x[None], size=p.size, mode="bilinear", align_corners=False, antialias=True)[0].clamp_(0, 1)
+            y = resize_labels(y, p.size)
+        ch, cw = self.crop_size or p.size
+        (top, left), (y0, x0) = p.pad, p.corner
+        if (top, left, y0, x0) == (0, 0, 0, 0) and p.size == (ch, cw): xo, yo = x, y
+        else:                           # the crop window [y0, y0 + ch) of the padded canvas, the image at [top, top + h)
+            xo = x.new_zeros((x.shape[0], ch, cw)); yo = y.new_full((ch, cw), self.ignore_index)
+            a, b = max(y0, top), min(y0 + ch, top + p.size[0]); c, d = max(x0, left), min(x0 + cw, left + p.size[1])
+            if a < b and c < d:
+                xo[:, a - y0:b - y0, c - x0:d - x0] = x[:, a - top:b - top, c - left:d - left]
+                yo[a - y0:b - y0, c - x0:d - x0] = y[a - top:b - top, c - left:d - left]
+        if p.flip: xo, yo = xo.flip(-1), yo.flip(-1)
+        return xo.contiguous(), yo.contiguous()
 
-class ImageOnly:
-    "Apply a v2 transform (colour jitter, blur…) to the image only, with probability `p`."
-    def __init__(self, tfm, p=1.0): self.tfm, self.p = tfm, p
+    def photometric(self, images: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
+        "Colour jitter, blur and normalise a (B, 3, h, w) float batch in [0, 1]; row b of `photo` (B, PHOTO_COLS) holds sample b's draws."
+        x, B = images, images.shape[0]
+        pc = photo.detach().cpu().float()           # which ops occur is decided here, on the CPU: no device sync
+        q = pc.to(x.device, x.dtype, non_blocking=True)
+        for j in range(4):              # the j-th jitter op of every sample, with factor 1 (or hue 0) where it is another op
+            for k in range(4):
+                hit = pc[:, 4 + j] == k
+                if not hit.any(): continue
+                if k == 3: x = _hue(x, torch.where(hit, pc[:, 3], 0.0)); continue
+                f = torch.where(hit.to(x.device), q[:, k], torch.ones_like(q[:, k])).view(B, 1, 1, 1)
+                x = _JITTER_FN[k](x, f)
+        if (pc[:, 8] > 0).any():       # separable 5x5 Gaussian, one kernel per sample (a unit impulse where there is no blur)
+            t = torch.arange(-2, 3, device=x.device, dtype=x.dtype)
+            k1 = torch.exp(-0.5 * (t[None] / q[:, 8].clamp(min=1e-6)[:, None]) ** 2)
+            k1 = torch.where((q[:, 8] > 0)[:, None], k1 / k1.sum(1, keepdim=True), (t == 0).to(x.dtype).expand(B, 5))
+            k1 = k1.repeat_interleave(x.shape[1], 0)                             # (B*3, 5)
+            z = F.pad(x.reshape(1, -1, *x.shape[-2:]), (2, 2, 2, 2), mode="reflect")
+            z = F.conv2d(z, k1[:, None, :, None], groups=k1.shape[0])
+            x = F.conv2d(z, k1[:, None, None, :], groups=k1.shape[0]).view_as(x)
+        m = torch.tensor(self.mean, device=x.device, dtype=x.dtype).view(1, -1, 1, 1)
+        s = torch.tensor(self.std, device=x.device, dtype=x.dtype).view(1, -1, 1, 1)
+        return (x - m) / s
+
     def __call__(self, image, label, center=None):
-        if self.p >= 1 or _rand() < self.p: image = self.tfm(image)
-        return image, label, center
+        "One sample, all three parts: (normalised float (3, h, w), int64 label (h, w))."
+        p = self.draw(tuple(image.shape[-2:]), center)
+        x, y = self.geometry(image, label, p)
+        return self.photometric(x[None], p.photo[None])[0], y.long()
+
+def _gray(x): return (0.2989 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])
+def _blend(a, b, f): return (f * a + (1 - f) * b).clamp(0, 1)
+def _hue(x, f):                         # per-sample hue shift (TF.adjust_hue's HSV rotation); `f` on the CPU, 0 = none
+    out = x.clone()
+    for b in torch.nonzero(f != 0).flatten().tolist(): out[b] = TF.adjust_hue(x[b], float(f[b]))
+    return out
+_JITTER_FN = (lambda x, f: (x * f).clamp(0, 1),                                   # brightness
+              lambda x, f: _blend(x, _gray(x).mean((-3, -2, -1), keepdim=True), f),  # contrast: towards the mean grey
+              lambda x, f: _blend(x, _gray(x), f))                                # saturation: towards the grey image
 
 class Normalize:
     "uint8 image → float32 in [0, 1] → (x - mean) / std; label → int64."
@@ -200,21 +279,9 @@ class SegTransform:
     def __repr__(self): return f"SegTransform({', '.join(type(s).__name__ for s in self.steps)})"
 
 def train_transforms(crop_size=(360, 480), scale_range=(0.5, 2.0), mean=IMAGENET_MEAN, std=IMAGENET_STD,
-                     hflip: float = 0.5, color_jitter=0.25, blur: float = 0.5, ignore_index: int = IGNORE_INDEX) -> SegTransform:
-    """Training augmentation: random scale, crop with ignore padding, flip, colour jitter, Gaussian blur, normalise.
-    `color_jitter`: a float b (brightness = contrast = saturation = b) or a (brightness, contrast, saturation, hue) tuple; 0/None = off.
-    `blur`: probability of a 5x5 Gaussian blur with sigma uniform in [0.15, 1.15] (the reference's setting); 0 = off.
-    `scale_range=None` and `crop_size=None` switch those steps off."""
-    steps = []
-    if scale_range is not None and tuple(scale_range) != (1, 1): steps.append(RandomScale(scale_range))
-    if crop_size is not None: steps.append(RandomCropPad(crop_size, 0, ignore_index))
-    if hflip: steps.append(RandomHFlip(hflip))
-    if color_jitter:
-        b, c, s, h = (color_jitter,) * 3 + (0,) if isinstance(color_jitter, (int, float)) else tuple(color_jitter)
-        steps.append(ImageOnly(v2.ColorJitter(brightness=b, contrast=c, saturation=s, hue=h)))
-    if blur: steps.append(ImageOnly(v2.GaussianBlur(5, sigma=(0.15, 1.15)), p=blur))
-    steps.append(Normalize(mean, std))
-    return SegTransform(steps)
+                     hflip: float = 0.5, color_jitter=0.25, blur: float = 0.5, ignore_index: int = IGNORE_INDEX) -> Augment:
+    "The training augmentation as a dataset transform: an `Augment` with these settings (see there)."
+    return Augment(crop_size, scale_range, hflip, color_jitter, blur, mean, std, ignore_index)
 
 def eval_transforms(mean=IMAGENET_MEAN, std=IMAGENET_STD) -> SegTransform:
     "Evaluation: full size, only conversion to float and normalisation."
@@ -759,3 +826,220 @@ class ClassUniformSampler(Sampler):
         return items
 
     def __iter__(self): return iter(self.epoch_items()[self.rank:self.total_size:self.num_replicas])
+
+# %% ../nbs/02_data.ipynb #24f90e64
+class EpochSampler(Sampler):
+    "Shuffled, sharded indices for one epoch, starting `start` samples into this rank's shard."
+    def __init__(self, n: int, seed: int = 0, rank: int = 0, world: int = 1, shuffle: bool = True):
+        if n < 1: raise ValueError("the dataset is empty: nothing to sample")
+        self.n, self.seed, self.rank, self.world, self.shuffle = n, seed, rank, world, shuffle
+        self.epoch, self.start = 0, 0
+        self.per_rank = math.ceil(n / world)
+
+    def set_epoch(self, epoch: int, start: int = 0):
+        self.epoch, self.start = epoch, start
+
+    def shard(self) -> list[int]:
+        if self.shuffle:
+            g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+            idx = torch.randperm(self.n, generator=g).tolist()
+        else: idx = list(range(self.n))
+        idx += idx[: self.per_rank * self.world - self.n]    # pad so every rank has the same length
+        return idx[self.rank::self.world]
+
+    def __iter__(self): return iter(self.shard()[self.start:])
+    def __len__(self): return self.per_rank - self.start
+
+class Draw(NamedTuple):
+    "One sampled item with its position in the epoch; `SeededDataset` seeds by `slot` and passes `item` on."
+    slot: int
+    item: object
+
+class ClassUniformEpochSampler(Sampler):
+    "`EpochSampler`'s interface over `ClassUniformSampler`: this rank's share of an epoch's draws as `Draw(slot, item)`, from `start` on."
+    def __init__(self, cu: ClassUniformSampler):
+        self.cu, self.epoch, self.start, self.per_rank = cu, 0, 0, cu.num_samples
+    def set_epoch(self, epoch: int, start: int = 0):
+        self.cu.set_epoch(epoch); self.epoch, self.start = epoch, start
+    def shard(self) -> list[Draw]:
+        items = self.cu.epoch_items()
+        return [Draw(k, items[k]) for k in range(self.cu.rank, self.cu.total_size, self.cu.num_replicas)]
+    def __iter__(self): return iter(self.shard()[self.start:])
+    def __len__(self): return self.per_rank - self.start
+
+class SeededDataset(Dataset):
+    "Wraps a dataset so that item i of epoch e is drawn with its own seed: augmentation independent of workers and resumes."
+    def __init__(self, ds: Dataset, seed: int = 0):
+        self.ds, self.seed, self.epoch = ds, seed, 0
+    def __len__(self): return len(self.ds)
+    def __getitem__(self, i):
+        key, item = (int(i.slot), i.item) if isinstance(i, Draw) else (int(i), i)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed((self.seed * 1_000_003 + self.epoch * 10_007 + key) % (2**63 - 1))
+            return self.ds[item]
+
+class PseudoMix(Dataset):
+    "Item `i` is, with probability `prob`, a random image of `pool`, else `labelled[i]`; the draws come from torch's global RNG (seeded per draw by `SeededDataset`)."
+    def __init__(self, labelled, pool, prob: float = 0.5):
+        if not 0 <= prob <= 1: raise ValueError(f"pseudo_prob must be in [0, 1], got {prob}")
+        nl, npool = getattr(labelled, "num_classes", None), getattr(pool, "num_classes", None)
+        if nl is not None and npool is not None and nl != npool:
+            raise ValueError(f"the pseudo-labelled pool {getattr(pool, 'root', '')} has {npool} classes but the training set has {nl}; "
+                             "label the pool with a teacher trained on the same classes")
+        if getattr(labelled, "classes", None) and getattr(pool, "classes", None) and list(labelled.classes) != list(pool.classes):
+            warnings.warn(f"the pool's class names {pool.classes[:4]}… differ from the training set's {labelled.classes[:4]}…; "
+                          "classes are matched by index")
+        if len(pool) == 0: raise ValueError("the pseudo-labelled pool is empty")
+        self.labelled, self.pool, self.prob = labelled, pool, float(prob)
+        self.num_classes = nl
+    def __len__(self): return len(self.labelled)
+    def choose(self, item) -> tuple[str, object]:
+        "('pool', j) or ('labelled', item), drawn from torch's global generator."
+        if self.prob >= 1 or (self.prob > 0 and torch.rand(()).item() < self.prob):
+            return "pool", int(torch.randint(len(self.pool), ()).item())
+        return "labelled", item
+    def __getitem__(self, item):
+        src, i = self.choose(item)
+        return (self.pool if src == "pool" else self.labelled)[i]
+
+# %% ../nbs/02_data.ipynb #61778614
+CACHE_MODES = ("auto", "none", "ram", "device")
+
+class DecodedSplit:
+    """Every image and label of `ds` decoded once (with `ds.load`, so bad files fail here, named) into uint8 tensors on
+    `device` (pinned host memory when `pin`); `load(i)` answers as `SegDataset.load` does, without reading a file."""
+    def __init__(self, ds, device="cpu", pin: bool = False, progress: bool = False):
+        from tqdm.auto import tqdm
+        imgs, labs = [], []
+        for i in tqdm(range(len(ds)), desc=f"decoding {getattr(ds, 'name', 'dataset')} {getattr(ds, 'split', '')}".rstrip(),
+                      disable=not progress, leave=False):
+            x, y = ds.load(i)
+            imgs.append(x.as_subclass(torch.Tensor)); labs.append(y.as_subclass(torch.Tensor))
+        device = torch.device(device)
+        put = lambda t: t.pin_memory() if pin and device.type == "cpu" else t.to(device)
+        if len({tuple(x.shape) for x in imgs}) == 1:         # one block: one allocation, fast indexing
+            self.images, self.labels = put(torch.stack(imgs)), put(torch.stack(labs))
+        else: self.images, self.labels = [put(x) for x in imgs], [put(y) for y in labs]
+        self.device, self.ds = device, ds
+        for a in ("name", "split", "root", "classes", "num_classes", "palette", "files"): setattr(self, a, getattr(ds, a, None))
+    def __len__(self): return len(self.labels)
+    def __repr__(self): return f"DecodedSplit({self.name!r}, {self.split!r}, {len(self)} images, {self.nbytes / 2**20:.0f} MiB on {self.device})"
+    @property
+    def nbytes(self) -> int:
+        ts = [self.images, self.labels] if torch.is_tensor(self.images) else [*self.images, *self.labels]
+        return sum(t.numel() * t.element_size() for t in ts)
+    def load(self, i: int): return self.images[i], self.labels[i]
+
+def decoded_bytes(ds) -> int:
+    "What `DecodedSplit(ds)` will hold (3 + 1 bytes a pixel), from the image files' headers: nothing is decoded."
+    n = 0
+    for img, _ in ds.files:
+        try:
+            with Image.open(img) as im: w, h = im.size
+        except Exception: h, w = 1024, 2048       # unreadable here: DecodedSplit will say which file, and why
+        h, w = ds._new_size(h, w) if hasattr(ds, "_new_size") else (h, w)
+        n += 4 * h * w
+    return n
+
+def _available_ram() -> int:
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemAvailable:"): return int(line.split()[1]) * 1024
+    except OSError: pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES") if hasattr(os, "sysconf") else 0
+
+def choose_cache(cache: str, nbytes: int, device) -> str:
+    """'none', 'ram' or 'device' for a split of `nbytes` decoded bytes trained on `device`. 'auto': on the GPU when it fits a
+    quarter of its free memory, else in RAM when it fits a quarter of the available RAM (shared by the node's processes), else none.
+    'device' on a CPU run means 'ram'; an explicit 'ram'/'device' that cannot fit is an error, not a swap storm."""
+    if cache not in CACHE_MODES: raise ValueError(f"cache must be one of {', '.join(CACHE_MODES)}, got {cache!r}")
+    device = torch.device(device)
+    local = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    ram = _available_ram() // local
+    gpu = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else 0
+    if cache == "auto":
+        if device.type == "cuda" and nbytes <= gpu // 4: return "device"
+        return "ram" if nbytes <= ram // 4 else "none"
+    if cache == "device" and device.type != "cuda": cache = "ram"
+    room = gpu if cache == "device" else ram if cache == "ram" else None
+    if room is not None and nbytes > room * 0.9:
+        raise ValueError(f"--cache {cache}: the decoded split needs {nbytes / 2**30:.1f} GiB but only {room / 2**30:.1f} GiB "
+                         f"{'of GPU memory is free' if cache == 'device' else 'of RAM is available'} (per process); use --cache none")
+    return cache
+
+class Crops(Dataset):
+    "Item `i` (or `(i, class, (y, x))`) of `source` after `augment.draw` and `augment.geometry` on `device`: (float image, uint8 label, photometric row)."
+    def __init__(self, source, augment: Augment, device=None):
+        self.source, self.augment, self.device = source, augment, (torch.device(device) if device is not None else None)
+        self.num_classes, self.classes, self.root = (getattr(source, a, None) for a in ("num_classes", "classes", "root"))
+    def __len__(self): return len(self.source)
+    def __getitem__(self, item):
+        i, center = (item[0], item[2]) if isinstance(item, (tuple, list)) else (item, None)
+        image, label = self.source.load(int(i))
+        if self.device is not None:
+            image, label = image.to(self.device, non_blocking=True), label.to(self.device, non_blocking=True)
+        p = self.augment.draw(tuple(image.shape[-2:]), None if center is None else tuple(center))
+        x, y = self.augment.geometry(image, label, p)
+        return x, y, p.photo
+
+# %% ../nbs/02_data.ipynb #159ba572
+class Feeder:
+    """The training loop's one source of batches: `for x, y in feeder.epoch(e, start)` gives this rank's batches of epoch `e`
+    from batch `start` on, normalised, on `device` (channels-last when asked). `in_process` builds them in this process from
+    a decoded cache; otherwise `DataLoader` workers make the crops and only the photometric half runs here."""
+    def __init__(self, data: SeededDataset, sampler, augment: Augment, batch_size: int, device, workers: int = 0,
+                 in_process: bool = False, channels_last: bool = False, seed: int = 0, cache: str = "none"):
+        self.data, self.sampler, self.augment, self.batch_size = data, sampler, augment, int(batch_size)
+        self.device, self.workers, self.in_process = torch.device(device), int(workers), bool(in_process)
+        self.channels_last, self.seed, self.cache = channels_last, seed, cache
+        if self.iters_per_epoch < 1:
+            raise ValueError(f"batch size {batch_size} per process is larger than an epoch's {sampler.per_rank} samples per process")
+
+    @property
+    def iters_per_epoch(self) -> int: return self.sampler.per_rank // self.batch_size
+
+    def _batches(self, epoch: int):
+        if self.in_process:
+            draws, B = list(self.sampler), self.batch_size
+            for k in range(0, len(draws) - B + 1, B):
+                items = [self.data[d] for d in draws[k:k + B]]
+                yield tuple(torch.stack(t) for t in zip(*items))
+        else:   # its own generator: creating an iterator must not draw from the global RNG (a resumed run creates it mid-epoch)
+            yield from DataLoader(self.data, batch_size=self.batch_size, sampler=self.sampler, num_workers=self.workers,
+                                  drop_last=True, pin_memory=self.device.type == "cuda", persistent_workers=False,
+                                  generator=torch.Generator().manual_seed(self.seed * 7919 + epoch))
+
+    def epoch(self, epoch: int, start: int = 0):
+        "Batches `start`, `start + 1`, … of epoch `epoch` as (image (B, 3, h, w) float, label (B, h, w) int64) on the device."
+        self.data.epoch = epoch
+        self.sampler.set_epoch(epoch, start * self.batch_size)
+        for x, y, q in self._batches(epoch):
+            x = self.augment.photometric(x.to(self.device, non_blocking=True), q)
+            if self.channels_last and self.device.type == "cuda": x = x.contiguous(memory_format=torch.channels_last)
+            yield x, y.to(self.device, non_blocking=True).long()
+
+def make_feeder(train_ds, augment: Augment, batch_size: int, device="cpu", cache: str = "auto", seed: int = 0,
+                rank: int = 0, world: int = 1, workers: int = 0, class_uniform: float = 0.0, pseudo_root=None,
+                pseudo_prob: float = 0.5, centroid_cache=None, channels_last: bool = False, progress: bool = False) -> Feeder:
+    """The `Feeder` for a training run over `train_ds` (a dataset with `load`): this rank's share of each epoch in plain or
+    class-uniform order (`class_uniform` > 0; centroids cached in `centroid_cache`), mixed with the folder `pseudo_root`'s
+    pool with probability `pseudo_prob`, `batch_size` samples per batch, decoded once when `cache` says so."""
+    device = torch.device(device)
+    pool = get_dataset("folder", pseudo_root, "all") if pseudo_root else None
+    need = decoded_bytes(train_ds) + (decoded_bytes(pool) if pool is not None else 0)
+    mode = choose_cache(cache, need, device)
+    where = device if mode == "device" else torch.device("cpu")
+    wrap = lambda ds: DecodedSplit(ds, where, pin=device.type == "cuda", progress=progress) if mode != "none" else ds
+    crop_device = device if mode != "none" else None
+    data = Crops(wrap(train_ds), augment, crop_device)
+    if pool is not None: data = PseudoMix(data, Crops(wrap(pool), augment, crop_device), pseudo_prob)
+    if class_uniform > 0:
+        import torch.distributed as dist
+        if rank == 0: cents = class_centroids(train_ds, cache=centroid_cache)
+        if world > 1: dist.barrier()          # rank 0 has written the cache; the others read it
+        if rank != 0: cents = class_centroids(train_ds, cache=centroid_cache)
+        sampler = ClassUniformEpochSampler(ClassUniformSampler(train_ds, cents, class_uniform, len(train_ds),
+                                                               num_replicas=world, rank=rank, seed=seed * 100_003))
+    else: sampler = EpochSampler(len(train_ds), seed, rank, world)
+    return Feeder(SeededDataset(data, seed), sampler, augment, batch_size, device, workers=workers,
+                  in_process=mode != "none", channels_last=channels_last, seed=seed, cache=mode)

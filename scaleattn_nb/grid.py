@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable, Sequence
 import torch
 import torch.distributed as dist
 
-from .train import TrainConfig, MODEL_OPTIONS, train, pick_device, init_distributed, dist_info
+from .train import TrainConfig, MODEL_OPTIONS, train, pick_device, init_distributed, dist_info, broadcast_object
 from .fileio import atomic_write, ensure_writable_dir
 from .cli import command
 
@@ -135,7 +135,7 @@ def expand(methods: Sequence[str], train_scales: Sequence = (None,), extra_super
 
 # %% ../nbs/21_grid.ipynb #c288042e
 _TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
-HASH_EXCLUDE = ("out", "resume", "progress", "workers", "checkpoint_every", "device")
+HASH_EXCLUDE = ("out", "resume", "progress", "workers", "checkpoint_every", "device", "cache")   # how, not what, is trained
 
 def _check_fields(d: dict, where: str) -> dict:
     unknown = sorted(set(d) - _TRAIN_FIELDS)
@@ -146,9 +146,10 @@ def _check_fields(d: dict, where: str) -> dict:
 
 def config_hash(cfg: TrainConfig | dict) -> str:
     """A short hash of the config fields that change the trained model (all but HASH_EXCLUDE). Model options left at None
-    (the default widths and ASPP rates) are left out, so runs recorded before those options existed keep their hash."""
+    (the default widths and ASPP rates) and an unset time budget are left out, so runs recorded before those options existed
+    keep their hash."""
     d = cfg.to_dict() if isinstance(cfg, TrainConfig) else TrainConfig(**{k: v for k, v in cfg.items() if k in _TRAIN_FIELDS}).to_dict()
-    d = {k: v for k, v in sorted(d.items()) if k not in HASH_EXCLUDE and not (k in MODEL_OPTIONS and v is None)}
+    d = {k: v for k, v in sorted(d.items()) if k not in HASH_EXCLUDE and not (k in MODEL_OPTIONS + ("budget",) and v is None)}
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 def _experiment_from(d) -> Experiment:
@@ -362,12 +363,6 @@ def _train_stats(cfg: TrainConfig, res: dict, wall: float, resumed: bool, classe
                 rel_train_flops=None if not (f and f1) else f / f1)
 
 # %% ../nbs/21_grid.ipynb #3a425a2d
-def _bcast(obj):
-    "rank 0's `obj` on every rank (a no-op in one process)."
-    if dist_info()[1] == 1: return obj
-    box = [obj]; dist.broadcast_object_list(box, src=0)
-    return box[0]
-
 def _checkpoint(d: Path) -> Path:
     for n in ("best.pt", "last.pt"):
         if (d / n).exists(): return d / n
@@ -377,7 +372,7 @@ def run_experiment(exp: Experiment, cfg: TrainConfig, out_dir: Path, progress: b
     "Train (or resume) and evaluate one experiment per its plan; returns {name, status, error}. Only rank 0 writes."
     rank, _ = dist_info()
     d, h = Path(out_dir) / exp.name, config_hash(cfg)
-    plan = _bcast(_plan(exp, cfg, Path(out_dir)) if rank == 0 else None)
+    plan = broadcast_object(_plan(exp, cfg, Path(out_dir)) if rank == 0 else None)
     if plan["action"] == "skip": return dict(name=exp.name, status="skipped", error=None)
     record = dict(name=exp.name, group=exp.group, config_hash=h, config=cfg.to_dict(), status="failed", error=None,
                   train=None, evals=[], eval_procedure=EVAL_PROCEDURE)

@@ -4,28 +4,28 @@
 
 # %% ../nbs/05_train.ipynb #f785da75
 from __future__ import annotations
-import dataclasses, json, math, os, random, time, warnings
+import dataclasses, json, math, os, platform, random, time, warnings
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
-from typing import Callable, NamedTuple, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from .models import create_model, save_checkpoint, load_model, unseen_taps, _atrous_rates
 from .fileio import ensure_writable_dir
-from .data import get_dataset, train_transforms, eval_transforms, ClassUniformSampler, class_centroids
+from .data import get_dataset, train_transforms, eval_transforms, make_feeder, CACHE_MODES
 from .losses import build_loss
 from .metrics import ConfusionMatrix
 
 # %% auto #0
-__all__ = ['WIDTH_FIELDS', 'MODEL_OPTIONS', 'MODEL_FIELDS', 'TrainConfig', 'pick_device', 'amp_dtype', 'dist_info',
-           'init_distributed', 'EpochSampler', 'Draw', 'SeededDataset', 'ClassUniformEpochSampler', 'PseudoMix',
-           'make_train_data', 'param_groups', 'poly_lambda', 'validate', 'set_train_mode', 'warn_unseen_taps',
-           'NonFiniteLossError', 'sync_buffers', 'train', 'config_from_args', 'run_train']
+__all__ = ['WIDTH_FIELDS', 'MODEL_OPTIONS', 'MODEL_FIELDS', 'PROBE_SKIP', 'PROBE_STEPS', 'PROBE_VAL_IMAGES', 'TrainConfig',
+           'pick_device', 'amp_dtype', 'dist_info', 'broadcast_object', 'init_distributed', 'param_groups',
+           'poly_lambda', 'plan_iterations', 'validate', 'set_train_mode', 'warn_unseen_taps', 'NonFiniteLossError',
+           'sync_buffers', 'train', 'config_from_args', 'run_train']
 
 # %% ../nbs/05_train.ipynb #0e398718
 WIDTH_FIELDS = ("decoder_channels", "head_channels", "attention_channels")
@@ -70,7 +70,9 @@ class TrainConfig:
     amp: str = "auto"                    # auto (bf16 on CUDA when supported, else fp16), bf16, fp16, off
     channels_last: bool = True           # CUDA only
     compile: bool = False
-    workers: int = 2
+    workers: int = 2                     # DataLoader workers; only used with cache "none"
+    cache: str = "auto"                  # decode the split once: "ram", "device" (GPU), "none" (read files), "auto" (see data.choose_cache)
+    budget: float | None = None          # minutes of wall clock for the whole run: fixes the iteration count (overrides epochs)
     val_every: int = 1                   # epochs
     checkpoint_every: int = 0            # iterations; 0 = at the end of each epoch only
     out: str = "runs/train"
@@ -92,6 +94,10 @@ class TrainConfig:
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
                 raise ValueError(f"{f} must be a positive int or None (the default width), got {v!r}")
         if self.atrous_rates is not None: _atrous_rates("deeplabv3plus", self.atrous_rates)   # create_model's own check
+        if self.cache not in CACHE_MODES: raise ValueError(f"cache must be one of {', '.join(CACHE_MODES)}, got {self.cache!r}")
+        if self.budget is not None:
+            if not self.budget > 0: raise ValueError(f"budget must be a positive number of minutes, got {self.budget}")
+            if self.iters is not None: raise ValueError("give either budget (minutes) or iters, not both: the budget fixes the iteration count")
         for f in ("class_uniform", "pseudo_prob"):
             if not 0 <= getattr(self, f) <= 1: raise ValueError(f"{f} must be in [0, 1], got {getattr(self, f)}")
 
@@ -121,103 +127,18 @@ def dist_info() -> tuple[int, int]:
     "(rank, world size); (0, 1) outside torchrun."
     return (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
 
+def broadcast_object(obj):
+    "Rank 0's `obj` on every rank (a no-op in one process)."
+    if dist_info()[1] == 1: return obj
+    box = [obj]; dist.broadcast_object_list(box, src=0)
+    return box[0]
+
 def init_distributed(device: torch.device) -> tuple[int, int]:
     "Join the process group torchrun describes (nccl on CUDA, gloo on CPU); a no-op in a single process."
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
         if device.type == "cuda": torch.cuda.set_device(device)
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return dist_info()
-
-# %% ../nbs/05_train.ipynb #702023f5
-class EpochSampler(Sampler):
-    "Shuffled, sharded indices for one epoch, starting `start` samples into this rank's shard."
-    def __init__(self, n: int, seed: int = 0, rank: int = 0, world: int = 1, shuffle: bool = True):
-        if n < 1: raise ValueError("the dataset is empty: nothing to sample")
-        self.n, self.seed, self.rank, self.world, self.shuffle = n, seed, rank, world, shuffle
-        self.epoch, self.start = 0, 0
-        self.per_rank = math.ceil(n / world)
-
-    def set_epoch(self, epoch: int, start: int = 0):
-        self.epoch, self.start = epoch, start
-
-    def shard(self) -> list[int]:
-        if self.shuffle:
-            g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-            idx = torch.randperm(self.n, generator=g).tolist()
-        else: idx = list(range(self.n))
-        idx += idx[: self.per_rank * self.world - self.n]    # pad so every rank has the same length
-        return idx[self.rank::self.world]
-
-    def __iter__(self): return iter(self.shard()[self.start:])
-    def __len__(self): return self.per_rank - self.start
-
-class Draw(NamedTuple):
-    "One sampled item with its position in the epoch; `SeededDataset` seeds by `slot` and passes `item` on."
-    slot: int
-    item: object
-
-class SeededDataset(Dataset):
-    "Wraps a dataset so that item i of epoch e is drawn with its own seed: augmentation independent of workers and resumes."
-    def __init__(self, ds: Dataset, seed: int = 0):
-        self.ds, self.seed, self.epoch = ds, seed, 0
-    def __len__(self): return len(self.ds)
-    def __getitem__(self, i):
-        key, item = (int(i.slot), i.item) if isinstance(i, Draw) else (int(i), i)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed((self.seed * 1_000_003 + self.epoch * 10_007 + key) % (2**63 - 1))
-            return self.ds[item]
-
-# %% ../nbs/05_train.ipynb #2c7c93bc
-class ClassUniformEpochSampler(Sampler):
-    "`EpochSampler`'s interface over `data.ClassUniformSampler`: this rank's share of an epoch's draws as `Draw(slot, item)`, from `start` on."
-    def __init__(self, cu: ClassUniformSampler):
-        self.cu, self.epoch, self.start, self.per_rank = cu, 0, 0, cu.num_samples
-    def set_epoch(self, epoch: int, start: int = 0):
-        self.cu.set_epoch(epoch); self.epoch, self.start = epoch, start
-    def shard(self) -> list[Draw]:
-        items = self.cu.epoch_items()
-        return [Draw(k, items[k]) for k in range(self.cu.rank, self.cu.total_size, self.cu.num_replicas)]
-    def __iter__(self): return iter(self.shard()[self.start:])
-    def __len__(self): return self.per_rank - self.start
-
-class PseudoMix(Dataset):
-    "Item `i` is, with probability `prob`, a random image of `pool`, else `labelled[i]`; the draws come from torch's global RNG (seeded per draw by `SeededDataset`)."
-    def __init__(self, labelled, pool, prob: float = 0.5):
-        if not 0 <= prob <= 1: raise ValueError(f"pseudo_prob must be in [0, 1], got {prob}")
-        nl, npool = getattr(labelled, "num_classes", None), getattr(pool, "num_classes", None)
-        if nl is not None and npool is not None and nl != npool:
-            raise ValueError(f"the pseudo-labelled pool {getattr(pool, 'root', '')} has {npool} classes but the training set has {nl}; "
-                             "label the pool with a teacher trained on the same classes")
-        if getattr(labelled, "classes", None) and getattr(pool, "classes", None) and list(labelled.classes) != list(pool.classes):
-            warnings.warn(f"the pool's class names {pool.classes[:4]}… differ from the training set's {labelled.classes[:4]}…; "
-                          "classes are matched by index")
-        if len(pool) == 0: raise ValueError("the pseudo-labelled pool is empty")
-        self.labelled, self.pool, self.prob = labelled, pool, float(prob)
-        self.num_classes = nl
-    def __len__(self): return len(self.labelled)
-    def choose(self, item) -> tuple[str, object]:
-        "('pool', j) or ('labelled', item), drawn from torch's global generator."
-        if self.prob >= 1 or (self.prob > 0 and torch.rand(()).item() < self.prob):
-            return "pool", int(torch.randint(len(self.pool), ()).item())
-        return "labelled", item
-    def __getitem__(self, item):
-        src, i = self.choose(item)
-        return (self.pool if src == "pool" else self.labelled)[i]
-
-def make_train_data(cfg: TrainConfig, train_ds, transform, rank: int = 0, world: int = 1, cache=None):
-    "(dataset, sampler) for the loop: `SeededDataset` over the labelled set (mixed with `cfg.pseudo_root`'s pool), plain or class-uniform order."
-    data = train_ds
-    if cfg.pseudo_root:
-        pool = get_dataset("folder", cfg.pseudo_root, "all", transform=transform)
-        data = PseudoMix(train_ds, pool, cfg.pseudo_prob)
-    if cfg.class_uniform > 0:
-        if rank == 0: cents = class_centroids(train_ds, cache=cache)
-        if world > 1: dist.barrier()          # rank 0 has written the cache; the others read it
-        if rank != 0: cents = class_centroids(train_ds, cache=cache)
-        sampler = ClassUniformEpochSampler(ClassUniformSampler(train_ds, cents, cfg.class_uniform, len(train_ds),
-                                                               num_replicas=world, rank=rank, seed=cfg.seed * 100_003))
-    else: sampler = EpochSampler(len(train_ds), cfg.seed, rank, world)
-    return SeededDataset(data, cfg.seed), sampler
 
 # %% ../nbs/05_train.ipynb #37178404
 def param_groups(model: torch.nn.Module, lr: float, head_lr_mult: float = 1.0, weight_decay: float = 1e-4) -> list[dict]:
@@ -236,6 +157,30 @@ def poly_lambda(total: int, power: float = 0.9, warmup: int = 0) -> Callable[[in
         if warmup and t < warmup: return (t + 1) / warmup
         return max(0.0, 1 - t / max(1, total)) ** power
     return f
+
+# %% ../nbs/05_train.ipynb #1f9d8812
+def plan_iterations(budget_s: float, elapsed_s: float, done: int, step_s: float, iters_per_epoch: int, val_s: float = 0.0,
+                    val_every: int = 1, save_s: float = 0.0, checkpoint_every: int = 0, margin: float = 0.05) -> int:
+    """The largest total iteration count whose run fits in `budget_s` seconds: `elapsed_s` spent and `done` iterations done so far,
+    then `step_s` an iteration, a validation (`val_s`) every `val_every` epochs and at the end, a checkpoint write (`save_s`) at
+    every epoch end, after each validation and every `checkpoint_every` iterations; `margin` of the budget is kept free."""
+    left = budget_s * (1 - margin) - elapsed_s
+    ipe = max(1, iters_per_epoch)
+    def cost(t: int) -> float:
+        ends = math.ceil(t / ipe) - done // ipe
+        vals = t // ipe // val_every - done // ipe // val_every + (t % (ipe * val_every) != 0)
+        saves = ends + vals + ((t // checkpoint_every - done // checkpoint_every) if checkpoint_every else 0)
+        return (t - done) * step_s + vals * val_s + saves * save_s
+    lo, hi = done, done + int(max(left, 0) / max(step_s, 1e-9)) + 1
+    while lo < hi:                      # cost grows with t: the largest t with cost(t) <= left
+        mid = (lo + hi + 1) // 2
+        if cost(mid) <= left: lo = mid
+        else: hi = mid - 1
+    return lo
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda": return torch.cuda.get_device_name(device)
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 # %% ../nbs/05_train.ipynb #a1e7696a
 def _rng_state() -> dict:
@@ -317,8 +262,12 @@ def sync_buffers(model: torch.nn.Module) -> None:
 def _log(path: Path, rec: dict) -> None:
     with open(path, "a") as f: f.write(json.dumps(rec) + "\n")
 
+PROBE_SKIP, PROBE_STEPS, PROBE_VAL_IMAGES = 2, 5, 4   # budget planning: steps not timed (warm-up), steps timed, val images timed
+
 def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Module | None = None) -> dict:
-    "Train according to `cfg`; returns a summary (best mIoU, iterations, paths, and the trained `model`). `loss_fn`/`model` override the built ones."
+    """Train according to `cfg`; returns a summary (best mIoU, iterations planned and done, whether the schedule finished, images
+    seen, wall time, device, cache, paths, and the trained `model`). `loss_fn`/`model` override the built ones."""
+    t_start = time.perf_counter()
     device = pick_device(cfg.device)
     rank, world = init_distributed(device)
     out = Path(cfg.out)
@@ -337,26 +286,28 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
     core = model
     if rank == 0: warn_unseen_taps(core, cfg.crop_size)
     mean, std = getattr(core, "input_mean"), getattr(core, "input_std")
-    train_ds = get_dataset(cfg.dataset, cfg.root, cfg.train_split,
-                           transform=train_transforms(cfg.crop_size, cfg.scale_range, mean=mean, std=std))
+    train_ds = get_dataset(cfg.dataset, cfg.root, cfg.train_split)
     val_ds = (get_dataset(cfg.dataset, cfg.root, cfg.val_split, transform=eval_transforms(mean=mean, std=std))
               if cfg.val_split else None)
-    seeded, sampler = make_train_data(cfg, train_ds, train_ds.transform, rank, world, cache=out / "class_centroids.json")
     per_rank_bs = max(1, cfg.batch_size // world)
-    iters_per_epoch = max(1, len(sampler) // per_rank_bs)
-    total = cfg.iters or cfg.epochs * iters_per_epoch
-    epochs = math.ceil(total / iters_per_epoch)
+    feeder = make_feeder(train_ds, train_transforms(cfg.crop_size, cfg.scale_range, mean=mean, std=std), per_rank_bs, device,
+                         cfg.cache, cfg.seed, rank, world, cfg.workers, cfg.class_uniform, cfg.pseudo_root, cfg.pseudo_prob,
+                         out / "class_centroids.json", channels_last=cfg.channels_last, progress=cfg.progress and rank == 0)
+    ipe = feeder.iters_per_epoch
+    budget_s = cfg.budget * 60 if cfg.budget else None
+    plan = dict(total=None if budget_s else (cfg.iters or cfg.epochs * ipe), replans=0)   # total None: to be measured
+    total = lambda: plan["total"] if plan["total"] is not None else 2**62
 
     model.to(device)
     if device.type == "cuda" and cfg.channels_last: model.to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(param_groups(model, cfg.lr, cfg.head_lr_mult, cfg.weight_decay), lr=cfg.lr, momentum=cfg.momentum)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, poly_lambda(total, cfg.poly_power, cfg.warmup_iters))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: poly_lambda(total(), cfg.poly_power, cfg.warmup_iters)(t))
     dtype = amp_dtype(cfg.amp, device)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     loss_fn = loss_fn or build_loss(cfg.method, train_ds.num_classes, **{k: v for k, v in dict(
         loss=cfg.loss, aux_weight=cfg.aux_weight, scale_weight=cfg.scale_weight).items() if v is not None})
 
-    it, best = 0, -1.0
+    it, best, wall_before = 0, -1.0, 0.0
     if cfg.resume:
         ck = torch.load(last_path, map_location="cpu", weights_only=True)
         saved, now = ck["extra"].get("train_config") or {}, cfg.to_dict()
@@ -366,31 +317,65 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
         core.load_state_dict(ck["state_dict"]); ex = ck["extra"]
         opt.load_state_dict(ex["optimizer"]); sched.load_state_dict(ex["scheduler"]); scaler.load_state_dict(ex["scaler"])
         it, best = int(ex["iteration"]), float(ex["best_miou"]); _set_rng_state(ex["rng"])
-        if rank == 0: print(f"resumed from {last_path} at iteration {it}/{total}")
+        prog = ex.get("progress") or {}
+        wall_before = float(prog.get("wall_s", 0.0))
+        if budget_s and prog.get("iterations_planned"): plan.update(total=int(prog["iterations_planned"]), replans=prog.get("replans", 0))
+        if rank == 0: print(f"resumed from {last_path} at iteration {it}/{plan['total'] or '(budget: to be planned)'}")
     if world > 1:
         if device.type == "cuda": model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     step_model = torch.compile(model) if cfg.compile else model
+    dev_name = _device_name(device)
+    wall = lambda: wall_before + time.perf_counter() - t_start
+
+    def progress() -> dict:
+        return dict(iterations_planned=plan["total"], iterations_done=it, images_seen=it * per_rank_bs * world,
+                    epochs=round(it / ipe, 3), wall_s=round(wall(), 1), device=dev_name, world_size=world, cache=feeder.cache,
+                    budget_min=cfg.budget, replans=plan["replans"], finished=plan["total"] is not None and it >= plan["total"])
 
     def save_last():
         if rank == 0:
             save_checkpoint(core, last_path, optimizer=opt.state_dict(), scheduler=sched.state_dict(),
                             scaler=scaler.state_dict(), iteration=it, best_miou=best, rng=_rng_state(),
-                            train_config=cfg.to_dict())
+                            train_config=cfg.to_dict(), progress=progress())
+
+    def run_validation(ds) -> tuple[float, float]:
+        "(mIoU, seconds) of a validation over `ds`."
+        t = time.perf_counter()
+        sync_buffers(core)
+        cm = validate(core, ds, device, train_ds.num_classes, amp=dtype)
+        set_train_mode(core, cfg.freeze_bn)
+        return float(cm.miou()), time.perf_counter() - t
+
+    costs = dict(val_s=0.0, save_s=0.0, step_t=0.0, step_n=0)   # measured: a validation, a save, steps after the warm-up
+    def make_plan(step_s: float, downward_only: bool = False):
+        n = plan_iterations(budget_s, wall(), it, step_s, ipe, costs["val_s"] if val_ds is not None else 0.0, cfg.val_every,
+                            costs["save_s"], cfg.checkpoint_every, margin=0.02 if downward_only else 0.05)
+        n = broadcast_object(max(n, it))             # timings differ between ranks; plans must not
+        if downward_only:
+            if n < plan["total"]: plan.update(total=n, replans=plan["replans"] + 1)
+        else: plan["total"] = n
+        if rank == 0:
+            _log(log_path, dict(iteration=it, plan=plan["total"], step_s=step_s, val_s=costs["val_s"], save_s=costs["save_s"],
+                                budget_s=budget_s, wall_s=wall()))
+            if not downward_only and n - it < ipe:
+                warnings.warn(f"the budget of {cfg.budget} min leaves room for {n - it} more iterations (less than an epoch of {ipe})")
+
+    def measure_and_plan(step_s: float):
+        if val_ds is not None:
+            k = min(len(val_ds), PROBE_VAL_IMAGES)
+            costs["val_s"] = run_validation(torch.utils.data.Subset(val_ds, range(k)))[1] * len(val_ds) / k
+        t = time.perf_counter(); save_last(); costs["save_s"] = time.perf_counter() - t
+        make_plan(step_s)
 
     set_train_mode(core, cfg.freeze_bn)
-    bar = tqdm(total=total, initial=it, desc="train", disable=rank != 0 or not cfg.progress, dynamic_ncols=True)
-    t0, seen = time.perf_counter(), 0
-    while it < total:
-        epoch, start = divmod(it, iters_per_epoch)
-        seeded.epoch = epoch; sampler.set_epoch(epoch, start * per_rank_bs)
-        # its own generator: creating an iterator must not draw from the global RNG (a resumed run creates it mid-epoch)
-        dl = DataLoader(seeded, batch_size=per_rank_bs, sampler=sampler, num_workers=cfg.workers, drop_last=True,
-                        pin_memory=device.type == "cuda", persistent_workers=False,
-                        generator=torch.Generator().manual_seed(cfg.seed * 7919 + epoch))
-        for x, y in dl:
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            if device.type == "cuda" and cfg.channels_last: x = x.contiguous(memory_format=torch.channels_last)
+    bar = tqdm(total=plan["total"], initial=it, desc="train", disable=rank != 0 or not cfg.progress, dynamic_ncols=True)
+    t0, seen, it0 = time.perf_counter(), 0, it
+    probe_s = min(60.0, 0.02 * budget_s) if budget_s else 0.0   # budget: time at least PROBE_STEPS steps and this many seconds
+    while it < total():
+        epoch, start = divmod(it, ipe)
+        t_last = time.perf_counter()    # each step's time runs from the previous step's end: loading included, validation not
+        for x, y in feeder.epoch(epoch, start):
             with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
                 o = step_model(x)
                 loss, parts = loss_fn(o, y)
@@ -401,33 +386,42 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward(); scaler.step(opt); scaler.update(); sched.step()
             it += 1; seen += x.shape[0] * world
-            ips = seen / (time.perf_counter() - t0)
+            now = time.perf_counter()
+            if it - it0 > PROBE_SKIP:   # warm-up steps (compilation, autotuning) do not count towards the step time
+                costs["step_t"] += now - t_last; costs["step_n"] += 1
+            ips = seen / (now - t0)
             bar.update(1); bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{sched.get_last_lr()[0]:.2e}", img_s=f"{ips:.1f}")
-            if rank == 0 and (it % 10 == 0 or it == total):
+            if rank == 0 and (it % 10 == 0 or it == plan["total"]):
                 _log(log_path, dict(iteration=it, epoch=epoch, loss=loss.item(), lr=sched.get_last_lr()[0], images_per_s=ips,
                                     **{k: float(v) for k, v in parts.items()}))
             if cfg.checkpoint_every and it % cfg.checkpoint_every == 0: save_last()
-            if it >= total or it % iters_per_epoch == 0: break
-        end_of_epoch = it % iters_per_epoch == 0 or it >= total
+            if plan["total"] is None and costs["step_n"] >= PROBE_STEPS and broadcast_object(costs["step_t"] >= probe_s):
+                measure_and_plan(costs["step_t"] / costs["step_n"])          # budget: the step time is known, fix the count
+                bar.total = plan["total"]; bar.refresh()
+            t_last = time.perf_counter()
+            if it >= total() or it % ipe == 0: break
+        end_of_epoch = it % ipe == 0 or it >= total()
         if end_of_epoch:
-            ep = (it - 1) // iters_per_epoch
-            if val_ds is not None and ((ep + 1) % cfg.val_every == 0 or it >= total):
-                sync_buffers(core)
-                cm = validate(core, val_ds, device, train_ds.num_classes, amp=dtype)
-                set_train_mode(core, cfg.freeze_bn)
-                miou = float(cm.miou())
+            ep = (it - 1) // ipe
+            if val_ds is not None and ((ep + 1) % cfg.val_every == 0 or it >= total()):
+                miou, costs["val_s"] = run_validation(val_ds)
                 if rank == 0:
                     _log(log_path, dict(iteration=it, epoch=ep, val_miou=miou))
                     bar.write(f"epoch {ep}: val mIoU {miou:.4f}")
                     if miou > best:
                         best = miou
-                        save_checkpoint(core, best_path, val_miou=miou, iteration=it, train_config=cfg.to_dict())
+                        save_checkpoint(core, best_path, val_miou=miou, iteration=it, train_config=cfg.to_dict(), progress=progress())
+            if budget_s and plan["total"] is not None and it < plan["total"] and costs["step_n"]:
+                make_plan(costs["step_t"] / costs["step_n"], downward_only=True)   # slower than measured? end the curve earlier
+                bar.total = plan["total"]; bar.refresh()
             save_last()
     bar.close()
     sync_buffers(core)
     if world > 1: dist.barrier()
-    return dict(iterations=it, best_miou=best, last=str(last_path), best=str(best_path) if best_path.exists() else None,
-                log=str(log_path), model=core)
+    p = progress()
+    return dict(iterations=it, planned=p["iterations_planned"], finished=p["finished"], best_miou=best, images_seen=p["images_seen"],
+                epochs=p["epochs"], wall_s=p["wall_s"], device=dev_name, cache=feeder.cache, last=str(last_path),
+                best=str(best_path) if best_path.exists() else None, log=str(log_path), model=core)
 
 # %% ../nbs/05_train.ipynb #f2ec54c1
 import argparse, typing

@@ -25,32 +25,57 @@ def _pool(root):
     (root / "classes.txt").write_text("\n".join(ds.classes) + "\n")
     return root
 
-@pytest.mark.parametrize("sampling", ["plain", "class-uniform+pseudo"])
-def test_kill_and_resume_matches_uninterrupted(tmp_path, sampling):
-    extra = [] if sampling == "plain" else [     # class-uniform draws and a pseudo-labelled pool must resume exactly too
-        "--class-uniform", "0.5", "--pseudo-root", str(_pool(tmp_path / "pool")), "--pseudo-prob", "0.5"]
-    r = subprocess.run(_cmd(tmp_path / "a", *extra), capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr[-3000:]
-    # the same run, killed once it has written a checkpoint past iteration 5 (the sample has < 12 images: mid-epoch)
-    p = subprocess.Popen(_cmd(tmp_path / "b", *extra), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    last = tmp_path / "b" / "last.pt"
+def _wait_for(p, last, ok, what):
+    "Poll `last` until `ok(extra)` holds while `p` runs; fail if `p` ends first."
     deadline = time.time() + 600
     while time.time() < deadline and p.poll() is None:
         if last.exists():
             try:
-                if torch.load(last, map_location="cpu", weights_only=True)["extra"]["iteration"] >= 5: break
+                if ok(torch.load(last, map_location="cpu", weights_only=True)["extra"]): return
             except Exception: pass  # being replaced at this moment
         time.sleep(0.05)
-    assert p.poll() is None, "the run finished before it could be killed: make it longer"
+    assert p.poll() is None, f"the run finished before it could be killed ({what}): make it longer"
+
+# (sampling, cache of the uninterrupted run, cache of the killed run, cache of its resume): the decoded cache and the
+# file-reading workers make the same batches, so a run may even be resumed on the other path
+@pytest.mark.parametrize("sampling,cache_a,cache_b,cache_resume", [
+    ("plain", "ram", "ram", "ram"), ("plain", "none", "ram", "none"), ("class-uniform+pseudo", "ram", "none", "ram")])
+def test_kill_and_resume_matches_uninterrupted(tmp_path, sampling, cache_a, cache_b, cache_resume):
+    extra = [] if sampling == "plain" else [     # class-uniform draws and a pseudo-labelled pool must resume exactly too
+        "--class-uniform", "0.5", "--pseudo-root", str(_pool(tmp_path / "pool")), "--pseudo-prob", "0.5"]
+    cache = lambda c: ["--cache", c] + (["--workers", "2"] if c == "none" else [])
+    r = subprocess.run(_cmd(tmp_path / "a", *extra, *cache(cache_a)), capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    # the same run, killed once it has written a checkpoint past iteration 5 (the sample has < 12 images: mid-epoch)
+    p = subprocess.Popen(_cmd(tmp_path / "b", *extra, *cache(cache_b)), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    last = tmp_path / "b" / "last.pt"
+    _wait_for(p, last, lambda ex: ex["iteration"] >= 5, "iteration 5")
     os.kill(p.pid, signal.SIGKILL); p.wait()
     killed_at = torch.load(last, map_location="cpu", weights_only=True)["extra"]["iteration"]
     assert 5 <= killed_at < 12
-    r = subprocess.run(_cmd(tmp_path / "b", *extra, "--resume"), capture_output=True, text=True, timeout=600)
+    r = subprocess.run(_cmd(tmp_path / "b", *extra, *cache(cache_resume), "--resume"), capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     a, b = _weights(tmp_path / "a" / "last.pt"), _weights(tmp_path / "b" / "last.pt")
     assert a.keys() == b.keys()
     diff = [k for k in a if not torch.equal(a[k], b[k])]
     assert not diff, f"weights differ after kill/resume in {len(diff)} tensors, e.g. {diff[:3]}"
+
+def test_budget_run_killed_is_unfinished_and_resumes_to_its_plan(tmp_path):
+    "A run with --budget fixes its iteration count; killed after that it is marked unfinished, and --resume completes the same plan."
+    args = [a for a in _cmd(tmp_path / "c") if a not in ("--iters", "12")] + ["--budget", "0.4", "--method", "single"]
+    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    last = tmp_path / "c" / "last.pt"
+    _wait_for(p, last, lambda ex: ex["progress"]["iterations_planned"] and ex["iteration"] >= ex["progress"]["iterations_planned"] // 2,
+              "half its planned iterations")
+    os.kill(p.pid, signal.SIGKILL); p.wait()
+    prog = torch.load(last, map_location="cpu", weights_only=True)["extra"]["progress"]
+    assert prog["finished"] is False and 0 < prog["iterations_done"] < prog["iterations_planned"]
+    assert prog["images_seen"] == 2 * prog["iterations_done"] and prog["budget_min"] == 0.4 and prog["device"].startswith("cpu")
+    r = subprocess.run(args + ["--resume"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    done = torch.load(last, map_location="cpu", weights_only=True)["extra"]["progress"]
+    assert done["finished"] is True and done["iterations_done"] == prog["iterations_planned"] == done["iterations_planned"]
+    assert done["wall_s"] > prog["wall_s"]
 
 def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
     r = subprocess.run(_cmd(tmp_path / "none", "--resume"), capture_output=True, text=True, timeout=300)
