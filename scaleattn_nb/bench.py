@@ -220,7 +220,8 @@ def _rel(v, base): return None if v is None or not base else v / base
 def format_table(res: dict) -> str:
     "A Table-1-style text table: training FLOPs, step time and peak memory, and inference time, relative to single scale."
     t0, i0 = res["train"][0], res["infer"][0]
-    lines = [f"{res['encoder']}, crop {res['crop']}x{res['crop']}, batch {res['batch']}, {res['classes']} classes, "
+    dec = (res.get("model_kw") or {}).get("decoder")
+    lines = [f"{res['encoder']}{' ' + dec if dec else ''}, crop {res['crop']}x{res['crop']}, batch {res['batch']}, {res['classes']} classes, "
              f"device {res['device']}{' bf16' if res['amp'] else ''}, {res['threads']} threads, median of {res['steps']}",
              f"{'training':24} {'FLOPs':>7} {'GFLOPs':>9} {'step':>7} {'step s':>8} {'memory':>7} {'peak MiB':>9}"]
     for r in res["train"]:
@@ -268,6 +269,7 @@ def loader_throughput(dataset: str = "sample", root=None, cache: str = "ram", de
 # %% ../nbs/20_bench.ipynb #0be22629
 def _add_bench_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--encoder", default="mobilenet_v2", help="trunk: an smp encoder, vgg16 (LargeFOV) or tu-hrnet_w48 (HRNet-OCR)")
+    p.add_argument("--decoder", default="deeplabv3plus", help="an smp architecture (deeplabv3plus, unet, fpn, segformer, ...; see models.SMP_ARCHS)")
     p.add_argument("--crop", type=int, default=256, help="square training crop size")
     p.add_argument("--batch", type=int, default=2)
     p.add_argument("--classes", type=int, default=12)
@@ -283,8 +285,10 @@ def run_bench_cli(args: argparse.Namespace) -> int:
     if dev.startswith("cuda") and not torch.cuda.is_available():
         print("error: --device cuda asked for, but torch sees no CUDA device", file=sys.stderr); return 2
     to_stdout = args.json == "-"
-    res = run_bench(args.encoder, args.crop, args.batch, args.classes, args.steps, dev, args.amp, not args.no_memory,
-                    log=(lambda s: print(s, file=sys.stderr)))
+    try:
+        res = run_bench(args.encoder, args.crop, args.batch, args.classes, args.steps, dev, args.amp, not args.no_memory,
+                        log=(lambda s: print(s, file=sys.stderr)), **({} if args.decoder == "deeplabv3plus" else dict(decoder=args.decoder)))
+    except ValueError as e: print(f"error: {e}", file=sys.stderr); return 2
     res["targets"] = check_targets(res)
     if args.json and not to_stdout:
         with open(args.json, "w") as f: json.dump(res, f, indent=1)
