@@ -16,12 +16,12 @@ from tqdm.auto import tqdm
 
 from .data import read_image, read_label, IMAGE_EXTS, IGNORE_INDEX, CAMVID_CLASSES, get_dataset, voc_palette
 from .fileio import atomic_write, ensure_writable_dir
-from .infer import predict, predict_sliding, normalize_image, model_palette, _add_common, _fail
+from .infer import predict, predict_sliding, normalize_image, model_palette, _add_common
 from .models import load_model
-from .cli import command
+from .cli import command, CommandError, ListAction
 
 # %% auto #0
-__all__ = ['COMBINE_MODES', 'BINS', 'DEFAULT_SWEEP', 'SUBDIRS', 'teacher_predict', 'hard_labels', 'combine_labels',
+__all__ = ['COMBINE_MODES', 'BINS', 'DEFAULT_SWEEP', 'SUBDIRS', 'IMAGE_MODES', 'teacher_predict', 'hard_labels', 'combine_labels',
            'confidence_hists', 'sweep', 'Item', 'items_from_dataset', 'items_from_folder', 'place_image', 'save_png',
            'label_one', 'save_png_rgb', 'write_report', 'autolabel', 'run_autolabel']
 
@@ -123,6 +123,7 @@ def items_from_folder(images, labels=None) -> list[Item]:
 
 # %% ../nbs/07_autolabel.ipynb #9d34cb63
 SUBDIRS = ("images", "labels", "confidence", "stats")
+IMAGE_MODES = ("link", "copy", "symlink")   # how an image gets into OUT/images
 
 def _tmp_name(dst: Path) -> Path:
     return dst.with_name(f".{dst.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
@@ -136,7 +137,7 @@ def place_image(src: Path, dst: Path, mode: str = "link") -> str:
             try: os.link(src, tmp)
             except OSError: shutil.copyfile(src, tmp); how = "copy"
         elif mode == "copy": shutil.copyfile(src, tmp)
-        else: raise ValueError(f"image_mode must be link, copy or symlink, got {mode!r}")
+        else: raise ValueError(f"image_mode must be one of {', '.join(IMAGE_MODES)}, got {mode!r}")
         os.replace(tmp, dst)
     except BaseException:
         if os.path.lexists(tmp): os.unlink(tmp)
@@ -277,7 +278,7 @@ def autolabel(model, source, out, threshold: float = 0.9, scales=None, flip: boo
     Returns the report without its per-image part, plus `labelled` (this run), `skipped` (done before) and `failed` ([{image, error}])."""
     if not 0 <= threshold <= 1: raise ValueError(f"threshold must be in [0, 1], got {threshold}")
     if combine not in COMBINE_MODES: raise ValueError(f"combine must be one of {', '.join(COMBINE_MODES)}, got {combine!r}")
-    if image_mode not in ("link", "copy", "symlink"): raise ValueError(f"image_mode must be link, copy or symlink, got {image_mode!r}")
+    if image_mode not in IMAGE_MODES: raise ValueError(f"image_mode must be one of {', '.join(IMAGE_MODES)}, got {image_mode!r}")
     if isinstance(source, (str, Path)): items = items_from_folder(source, labels)
     elif isinstance(source, (list, tuple)): items = list(source)
     else:
@@ -328,36 +329,40 @@ def autolabel(model, source, out, threshold: float = 0.9, scales=None, flip: boo
 def _add_autolabel_args(p: argparse.ArgumentParser) -> None:
     _add_common(p)
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--input", help="folder of images to label")
-    src.add_argument("--dataset", help="a dataset reader's name (camvid, cityscapes, folder, …); with --root and --split")
-    p.add_argument("--root", default=None); p.add_argument("--split", default="train")
+    src.add_argument("--input", help="a folder of images to label (required unless --dataset is given)")
+    src.add_argument("--dataset", help="a dataset reader's name (camvid, cityscapes, folder, …) read with --root and --split "
+                                       "(required unless --input is given)")
+    p.add_argument("--root", default=None, help="the dataset's folder (with --dataset; not needed for sample)")
+    p.add_argument("--split", default="train", help="the dataset split to label (with --dataset)")
     p.add_argument("--coarse", action="store_true", help="cityscapes: read gtCoarse labels (as existing labels / ground truth)")
-    p.add_argument("--labels", default=None, help="with --input: folder of label PNGs (class indices, 255 = ignore) by stem")
+    p.add_argument("--labels", default=None, help="with --input: a folder of label PNGs (class indices, 255 = ignore) by stem")
     p.add_argument("--out", required=True, help="output folder (folder layout: images/ labels/ classes.txt …)")
     p.add_argument("--threshold", type=float, default=0.9, help="minimum teacher confidence for a pixel to be labelled (paper: 0.9)")
     p.add_argument("--combine", default="pseudo", choices=COMBINE_MODES,
                    help="existing labels: ignore them (pseudo), keep them where set (label-wins), or fill only where the teacher is unsure (pseudo-wins)")
     p.add_argument("--save-confidence", action="store_true", help="also write confidence/STEM.png (round(255 * confidence))")
-    p.add_argument("--image-mode", default="link", choices=("link", "copy", "symlink"), help="how images get into OUT/images (default: hard link)")
-    p.add_argument("--sweep", type=float, nargs="+", default=list(DEFAULT_SWEEP), metavar="T", help="thresholds to report coverage/accuracy at")
-    p.add_argument("--limit", type=int, default=None, help="only the first N images")
+    p.add_argument("--image-mode", default="link", choices=IMAGE_MODES,
+                   help="how images get into OUT/images: hard link (a copy where linking is impossible), copy or symlink")
+    p.add_argument("--sweep", action=ListAction, type=float, default=list(DEFAULT_SWEEP), metavar="T",
+                   help="thresholds to report coverage/accuracy at")
+    p.add_argument("--limit", type=int, default=None, help="only the first N images (default: all)")
     p.add_argument("--overwrite", action="store_true", help="relabel every image, even those already done or made with other settings")
     p.add_argument("--json", action="store_true", help="print the report (without per-image entries) as JSON")
 
-@command("autolabel", "pseudo-label images with a teacher: hard labels where its multi-scale confidence >= threshold")(_add_autolabel_args)
+@command("autolabel", "pseudo-label images with a teacher: hard labels where its multi-scale confidence >= threshold",
+         examples=["scaleattn autolabel --checkpoint camvid-hierarchical --dataset camvid --root data/camvid --split val --out pool --scales 0.5,1,2",
+                   "scaleattn autolabel --checkpoint best.pt --input photos --labels coarse --out pool --combine label-wins"])(_add_autolabel_args)
 def run_autolabel(args) -> int:
-    try:
-        model = load_model(args.checkpoint)
-        if args.input: source = args.input
-        else:
-            if args.labels: return _fail("--labels goes with --input; a dataset brings its own labels")
-            kw = dict(coarse=True) if args.coarse else {}
-            try: source = get_dataset(args.dataset, args.root, args.split, require_labels=False, **kw)
-            except TypeError: source = get_dataset(args.dataset, args.root, args.split, **kw)
-        res = autolabel(model, source, args.out, args.threshold, args.scales, args.flip, args.merge, args.window, args.combine,
-                        args.labels, args.save_confidence, args.image_mode, args.sweep, args.overwrite, args.limit,
-                        teacher=str(args.checkpoint), device=args.device, progress=not args.json)
-    except (ValueError, FileNotFoundError) as e: return _fail(e)
+    model = load_model(args.checkpoint)
+    if args.input: source = args.input
+    else:
+        if args.labels: raise CommandError("--labels goes with --input; a dataset brings its own labels")
+        kw = dict(coarse=True) if args.coarse else {}
+        try: source = get_dataset(args.dataset, args.root, args.split, require_labels=False, **kw)
+        except TypeError: source = get_dataset(args.dataset, args.root, args.split, **kw)
+    res = autolabel(model, source, args.out, args.threshold, args.scales, args.flip, args.merge, args.window, args.combine,
+                    args.labels, args.save_confidence, args.image_mode, args.sweep, args.overwrite, args.limit,
+                    teacher=str(args.checkpoint), device=args.device, progress=not args.json)
     if args.json: print(json.dumps(res))
     else:
         t = res["totals"]

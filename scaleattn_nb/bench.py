@@ -12,7 +12,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from pathlib import Path
 from .models import create_model
 from .data import get_dataset, train_transforms, make_feeder
-from .cli import command
+from .cli import command, CommandError
 
 # %% auto #0
 __all__ = ['TRAIN_CONFIGS', 'INFER_CONFIGS', 'INFER_MEMORY_MODES', 'training_loss', 'training_flops', 'interleaved_median_times',
@@ -270,25 +270,26 @@ def loader_throughput(dataset: str = "sample", root=None, cache: str = "ram", de
 def _add_bench_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--encoder", default="mobilenet_v2", help="trunk: an smp encoder, vgg16 (LargeFOV) or tu-hrnet_w48 (HRNet-OCR)")
     p.add_argument("--decoder", default="deeplabv3plus", help="an smp architecture (deeplabv3plus, unet, fpn, segformer, ...; see models.SMP_ARCHS)")
-    p.add_argument("--crop", type=int, default=256, help="square training crop size")
-    p.add_argument("--batch", type=int, default=2)
-    p.add_argument("--classes", type=int, default=12)
+    p.add_argument("--crop", type=int, default=256, help="square training crop size in pixels")
+    p.add_argument("--batch", type=int, default=2, help="images per training step")
+    p.add_argument("--classes", type=int, default=12, help="number of classes of the benchmarked models")
     p.add_argument("--steps", type=int, default=3, help="timed steps per configuration (median reported)")
-    p.add_argument("--device", default="auto", help="cpu, cuda, or auto (cuda when present)")
+    p.add_argument("--device", default="auto", help="cpu, cuda (or cuda:N), or auto (cuda when present)")
     p.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA only)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
-    p.add_argument("--json", nargs="?", const="-", default=None, metavar="PATH", help="write JSON (to PATH, or stdout)")
+    p.add_argument("--json", nargs="?", const="-", default=None, metavar="PATH",
+                   help="write the results as JSON to PATH, or to stdout when no PATH follows (default: a table on stdout)")
 
-@command("bench", "cost of the multi-scale methods: training FLOPs, step time, peak memory, inference time (Tao et al. Table 1)")(_add_bench_args)
+@command("bench", "cost of the multi-scale methods: training FLOPs, step time, peak memory, inference time (Tao et al. Table 1)",
+         examples=["scaleattn bench --crop 128 --steps 2 --no-memory",
+                   "scaleattn bench --device cuda --amp --crop 512 --batch 8 --json bench.json"])(_add_bench_args)
 def run_bench_cli(args: argparse.Namespace) -> int:
     dev = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     if dev.startswith("cuda") and not torch.cuda.is_available():
-        print("error: --device cuda asked for, but torch sees no CUDA device", file=sys.stderr); return 2
+        raise CommandError("argument --device: cuda asked for, but torch sees no CUDA device")
     to_stdout = args.json == "-"
-    try:
-        res = run_bench(args.encoder, args.crop, args.batch, args.classes, args.steps, dev, args.amp, not args.no_memory,
-                        log=(lambda s: print(s, file=sys.stderr)), **({} if args.decoder == "deeplabv3plus" else dict(decoder=args.decoder)))
-    except ValueError as e: print(f"error: {e}", file=sys.stderr); return 2
+    res = run_bench(args.encoder, args.crop, args.batch, args.classes, args.steps, dev, args.amp, not args.no_memory,
+                    log=(lambda s: print(s, file=sys.stderr)), **({} if args.decoder == "deeplabv3plus" else dict(decoder=args.decoder)))
     res["targets"] = check_targets(res)
     if args.json and not to_stdout:
         with open(args.json, "w") as f: json.dump(res, f, indent=1)
@@ -303,4 +304,3 @@ def run_bench_cli(args: argparse.Namespace) -> int:
 if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "--memory-worker":
     _spec = json.loads(sys.argv[2])
     print(_measure_infer_peak(_spec) if _spec.get("kind") == "infer" else _measure_step_peak(_spec))
-

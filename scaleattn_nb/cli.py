@@ -4,36 +4,111 @@
 
 # %% ../nbs/10_cli.ipynb #19e2eb05
 from __future__ import annotations
-import argparse, platform, sys
-from typing import Callable
+import argparse, platform, sys, textwrap, traceback
+from typing import Callable, NamedTuple, Sequence
+
+from . import __version__
 
 # %% auto #0
-__all__ = ['COMMANDS', 'COMMAND_MODULES', 'command', 'run_info', 'load_commands', 'build_parser', 'main']
+__all__ = ['COMMANDS', 'USER_ERRORS', 'COMMAND_MODULES', 'DEBUG_HELP', 'Command', 'command', 'show_default', 'HelpFormatter',
+           'ListAction', 'CommandError', 'Parser', 'debug_asked', 'run_info', 'load_commands', 'build_parser', 'main']
 
 # %% ../nbs/10_cli.ipynb #68dd519c
-COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int | None]]] = {}
+class Command(NamedTuple):
+    "A subcommand: its one-line help, the function that adds its options, the function that runs it, example command lines."
+    help: str
+    add_args: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int | None]
+    examples: tuple[str, ...] = ()
 
-def command(name: str, help: str):
-    "Register `add_args(parser)` as subcommand `name`; the function it returns runs it."
+COMMANDS: dict[str, Command] = {}
+
+def command(name: str, help: str, examples: Sequence[str] = ()):
+    """Register `add_args(parser)` as subcommand `name`; the function it returns runs it. `examples`: one or two command
+    lines, printed at the end of the subcommand's `--help`."""
     def deco(add_args):
         def wrap(run):
-            COMMANDS[name] = (help, add_args, run)
+            COMMANDS[name] = Command(help, add_args, run, tuple(examples))
             return run
         return wrap
     return deco
 
+# %% ../nbs/10_cli.ipynb #66f5ee87
+def show_default(v) -> str:
+    "A default as one would type it on the command line: `none`, `on`/`off` for switches, list items separated by spaces."
+    if v is None: return "none"
+    if isinstance(v, bool): return "on" if v else "off"
+    if isinstance(v, (list, tuple)): return " ".join(show_default(x) for x in v)
+    return str(v)
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's layout with each option's default (or "required") after its help text, a list option's `shape` (`H W`) as its
+    arguments, and the description and epilog printed as written. A help text that says "(default…" or "(required…" itself is kept."""
+    def _get_help_string(self, action: argparse.Action) -> str:
+        h = (action.help or "").replace(" (default: %(default)s)", "")   # Python 3.10's BooleanOptionalAction appends its own
+        if not action.option_strings or action.default is argparse.SUPPRESS or "(default" in h or "(required" in h: return h
+        if action.required: return f"{h} (required)"
+        return f"{h} (default: {show_default(action.default).replace('%', '%%')})"
+
+    def _format_args(self, action: argparse.Action, default_metavar: str) -> str:
+        return getattr(action, "shape", None) or super()._format_args(action, default_metavar)
+
+# %% ../nbs/10_cli.ipynb #66faec00
+class ListAction(argparse.Action):
+    """A list option that reads `--scales 0.5 1 2`, `--scales 0.5,1,2` or a mix (`--scales 0.5, 1`): every word is split at
+    commas and each item converted by `type`. `count` (an int or a tuple of ints) is how many items are allowed; `shape`
+    names them in the help (`"H W"`)."""
+    def __init__(self, option_strings, dest, type=str, count: int | Sequence[int] | None = None, shape: str | None = None,
+                 nargs=None, **kw):
+        super().__init__(option_strings, dest, nargs="+", **kw)
+        self.item_type, self.shape = type, shape
+        self.count = (count,) if isinstance(count, int) else tuple(count) if count else None
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        what = {int: "integers", float: "numbers"}.get(self.item_type, "values")
+        out = []
+        for s in (s.strip() for v in values for s in v.split(",")):
+            if not s: continue
+            try: out.append(self.item_type(s))
+            except (TypeError, ValueError) as e:
+                raise argparse.ArgumentError(self, f"expected {what} separated by spaces or commas, got {s!r}") from e
+        if not out or (self.count and len(out) not in self.count):
+            n = " or ".join(map(str, self.count)) if self.count else "one or more"
+            raise argparse.ArgumentError(self, f"expected {n} {what}{f' ({self.shape})' if self.shape else ''}, got {len(out)}")
+        setattr(namespace, self.dest, out)
+
+# %% ../nbs/10_cli.ipynb #1d9c5e4a
+class CommandError(Exception):
+    "A mistake the user can fix on the command line; `main` prints it as one line (the traceback only under `--debug`)."
+
+USER_ERRORS = (CommandError, ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError)
+
+class Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line, `scaleattn train: error: argument --scales: …`, instead of the usage block;
+    with `debug` set the traceback (or, for an error without an exception, the stack) is printed first."""
+    debug = False
+
+    def error(self, message: str):
+        if self.debug: traceback.print_exc() if sys.exc_info()[0] is not None else traceback.print_stack()
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+def debug_asked(argv: Sequence[str]) -> bool:
+    "Whether `--debug` is among the options (before a `--` that ends them)."
+    argv = list(argv)
+    return "--debug" in (argv[:argv.index("--")] if "--" in argv else argv)
+
 # %% ../nbs/10_cli.ipynb #aff4e3f8
 def _add_info_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default="auto", help="cpu, cuda, or auto (cuda when present)")
+    p.add_argument("--device", default="auto", help="where to run the self-check: cpu, cuda (or cuda:N), or auto (cuda when present)")
 
-@command("info", "print versions and devices, and self-check the scale merges")(_add_info_args)
+@command("info", "print versions and devices, and self-check the scale merges",
+         examples=["scaleattn info", "scaleattn info --device cpu"])(_add_info_args)
 def run_info(args: argparse.Namespace) -> int:
     import torch
-    from scaleattn_nb import __version__
     from scaleattn_nb.merge import merge_hierarchical, merge_explicit, merge_average, scaled_size
     dev = "cuda" if args.device == "auto" and torch.cuda.is_available() else ("cpu" if args.device == "auto" else args.device)
     if dev.startswith("cuda") and not torch.cuda.is_available():
-        print("error: --device cuda asked for, but torch sees no CUDA device", file=sys.stderr); return 2
+        raise CommandError("argument --device: cuda asked for, but torch sees no CUDA device")
     print(f"scaleattn_nb {__version__} | python {platform.python_version()} | torch {torch.__version__} | device {dev}"
           + (f" ({torch.cuda.get_device_name(dev)})" if dev.startswith("cuda") else ""))
     g = torch.Generator().manual_seed(0)
@@ -54,6 +129,7 @@ def run_info(args: argparse.Namespace) -> int:
 
 # %% ../nbs/10_cli.ipynb #654b1123
 COMMAND_MODULES = ("train", "infer", "autolabel", "bench", "demo", "grid")
+DEBUG_HELP = "on an error, print the full traceback before the one-line message (also accepted before the subcommand)"
 
 def load_commands() -> None:
     "Import the modules that register subcommands; a module this version does not have yet is skipped."
@@ -63,20 +139,41 @@ def load_commands() -> None:
         except ModuleNotFoundError as e:
             if e.name != f"scaleattn_nb.{m}": raise
 
-def build_parser() -> argparse.ArgumentParser:
-    "The argument parser with every registered subcommand."
+def _epilog(p: argparse.ArgumentParser, examples: Sequence[str]) -> str:
+    "The end of a subcommand's help: how list options read, then the examples."
+    lists = [a.option_strings[0] for a in p._actions if isinstance(a, ListAction)]
+    parts = [textwrap.fill(f"list options ({', '.join(lists)}) take items separated by spaces or commas: 1 2 3 or 1,2,3",
+                           width=100)] if lists else []
+    if examples: parts.append("examples:\n" + "\n".join(f"  {e}" for e in examples))
+    return "\n\n".join(parts)
+
+def build_parser(debug: bool = False) -> Parser:
+    "The argument parser with every registered subcommand; `debug` prints tracebacks with its errors."
     load_commands()
-    p = argparse.ArgumentParser(prog="scaleattn", description="Multi-scale attention for semantic segmentation "
-                                "(Chen et al. 2016, Tao et al. 2020).")
+    p = Parser(prog="scaleattn", formatter_class=HelpFormatter,
+               description="Multi-scale attention for semantic segmentation (Chen et al. 2016, Tao et al. 2020).",
+               epilog="'scaleattn COMMAND --help' explains a command's options and shows examples.")
+    p.add_argument("--version", action="version", version=f"scaleattn_nb {__version__}", help="print the version and exit")
+    p.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (help, add_args, _) in COMMANDS.items():
-        add_args(sub.add_parser(name, help=help, description=help))
+    for name, c in COMMANDS.items():
+        sp = sub.add_parser(name, help=c.help, description=c.help, formatter_class=HelpFormatter)
+        c.add_args(sp)
+        sp.add_argument("--debug", action="store_true", help=DEBUG_HELP)
+        sp.epilog, sp.debug = _epilog(sp, c.examples), debug
+    p.debug = debug
     return p
 
-def main(argv: list[str] | None = None) -> int:
-    "Entry point of the `scaleattn` console script."
-    p = build_parser()
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `scaleattn` console script. A user's mistake (`USER_ERRORS`) is one line on stderr and exit status 2;
+    under `--debug` its traceback comes first."""
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    debug = debug_asked(argv)
+    p = build_parser(debug)
     args = p.parse_args(argv)
     if not args.command:
         p.print_help(); return 2
-    return COMMANDS[args.command][2](args) or 0
+    try: return COMMANDS[args.command].run(args) or 0
+    except USER_ERRORS as e:
+        if debug: traceback.print_exc()
+        print(f"scaleattn {args.command}: error: {e}", file=sys.stderr); return 2

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .cli import command
+from .cli import command, ListAction
 from .data import get_dataset, eval_transforms, CAMVID_PALETTE
 from .fileio import atomic_write, ensure_writable_dir
 from .metrics import ConfusionMatrix
@@ -201,18 +201,18 @@ def run_demo(out="scaleattn_demo", names: Sequence[str] | None = None, split: st
 
 # %% ../nbs/12_demo.ipynb #4541157d
 def _add_demo_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", default="scaleattn_demo", help="folder for the HTML report (created; default ./scaleattn_demo)")
-    p.add_argument("--checkpoints", nargs="+", default=None, help="shipped names or checkpoint paths (default: every shipped model)")
+    p.add_argument("--out", default="scaleattn_demo", help="folder for the HTML report (created if needed)")
+    p.add_argument("--checkpoints", action=ListAction, default=None, metavar="NAME",
+                   help=f"shipped names ({', '.join(PRETRAINED)}) or checkpoint paths (default: every shipped model)")
     p.add_argument("--split", default="val", help="split of the bundled sample: val (4 images) or train (12)")
     p.add_argument("--flip", action="store_true", help="also evaluate with horizontal flips")
-    p.add_argument("--no-figures", action="store_true", help="only the table")
+    p.add_argument("--no-figures", action="store_true", help="only the table, no HTML report")
 
-@command("demo", "the shipped CamVid models on the bundled sample: mIoU by method, scales and merge, and an HTML report")(_add_demo_args)
+@command("demo", "the shipped CamVid models on the bundled sample: mIoU by method, scales and merge, and an HTML report",
+         examples=["scaleattn demo --out scaleattn_demo",
+                   "scaleattn demo --checkpoints camvid-hierarchical,camvid-single --flip --no-figures"])(_add_demo_args)
 def run_demo_cli(args) -> int:
-    try:
-        res = run_demo(args.out, args.checkpoints, args.split, flip=args.flip, figures=not args.no_figures)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr); return 2
+    res = run_demo(args.out, args.checkpoints, args.split, flip=args.flip, figures=not args.no_figures)
     shipped = shipped_names()
     missing = [n for n in PRETRAINED if n not in shipped]
     if args.checkpoints is None and missing: print(f"not shipped in this version: {', '.join(missing)} (see the 30_camvid notebook)")

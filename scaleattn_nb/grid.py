@@ -14,7 +14,7 @@ import torch.distributed as dist
 
 from .train import TrainConfig, MODEL_OPTIONS, train, pick_device, init_distributed, dist_info, broadcast_object
 from .fileio import atomic_write, ensure_writable_dir
-from .cli import command
+from .cli import command, ListAction
 
 # %% auto #0
 __all__ = ['MERGE_CHOICES', 'PAPER_SCALE_WEIGHT', 'HASH_EXCLUDE', 'RESULT_FILE', 'TRAIN_FILE', 'EVAL_BN_BATCHES',
@@ -575,17 +575,17 @@ def plot_results(source, metric: str = "miou", scale: float = 100.0, title: str 
 def _add_grid_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", required=True, help="grid JSON file: {base, experiments, products}")
     p.add_argument("--out", required=True, help="output folder: one subfolder per experiment, results.csv/json")
-    p.add_argument("--only", nargs="+", default=None, metavar="NAME", help="run only these experiments")
+    p.add_argument("--only", action=ListAction, default=None, metavar="NAME", help="run only these experiments (default: all)")
     p.add_argument("--dry-run", action="store_true", help="print what would run (train/resume/evaluate/skip) and exit")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
+                   help="name each experiment as it starts and show progress bars")
 
-@command("grid", "run an experiment grid: train + evaluate each config, skip finished ones, collect results.csv")(_add_grid_args)
+@command("grid", "run an experiment grid: train + evaluate each config, skip finished ones, collect results.csv",
+         examples=["scaleattn grid --config nbs/grid_runs/tao2020-cpu/grid.json --out runs/tao2020 --dry-run",
+                   "torchrun --nproc_per_node 2 \"$(which scaleattn)\" grid --config grid.json --out runs/grid --only single,hierarchical"])(_add_grid_args)
 def run_grid_cli(args: argparse.Namespace) -> int:
-    try:
-        grid = Grid.load(args.config)
-        st = run_grid(grid, args.out, args.only, progress=args.progress, dry_run=args.dry_run)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr); return 2
+    grid = Grid.load(args.config)
+    st = run_grid(grid, args.out, args.only, progress=args.progress, dry_run=args.dry_run)
     if dist_info()[0] != 0: return 0
     for s in st: print(json.dumps({k: s[k] for k in ("name", "status", "error") + (("out",) if args.dry_run else ())}))
     if not args.dry_run and load_results(args.out): print(results_table(args.out), file=sys.stderr)

@@ -15,10 +15,10 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from .merge import HierarchicalMerge, resize_logits, resize_labels, _check_scale
-from .models import ScaleOutput, load_model, unseen_taps
+from .models import ScaleOutput, load_model, unseen_taps, MERGES, PRETRAINED
 from .fileio import atomic_write, ensure_writable_dir
 from .metrics import ConfusionMatrix
-from .cli import command
+from .cli import command, CommandError, ListAction
 
 # %% auto #0
 __all__ = ['predict', 'predict_sliding', 'evaluate', 'recalibrate_bn', 'zero_unseen_taps', 'model_palette', 'normalize_image',
@@ -163,7 +163,7 @@ def zero_unseen_taps(model, train_size) -> dict:
     return zeroed
 
 # %% ../nbs/06_infer.ipynb #723b0682
-from .data import read_image, IMAGE_EXTS, voc_palette, CAMVID_PALETTE, get_dataset, eval_transforms
+from .data import read_image, IMAGE_EXTS, voc_palette, CAMVID_PALETTE, get_dataset, eval_transforms, DATASETS
 
 def model_palette(model) -> np.ndarray:
     "The class colours saved with the model's checkpoint, else CamVid's for CamVid models, else VOC's colour map."
@@ -207,31 +207,33 @@ def predict_folder(model, input_dir, out_dir, scales=None, flip: bool = False, m
 
 # %% ../nbs/06_infer.ipynb #5b57abd2
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", required=True, help="checkpoint path or shipped model name")
-    p.add_argument("--scales", type=float, nargs="+", default=None, help="eval scales (default: the model's training scales)")
+    p.add_argument("--checkpoint", required=True, help=f"a checkpoint file or a shipped model's name ({', '.join(PRETRAINED)})")
+    p.add_argument("--scales", action=ListAction, type=float, default=None, metavar="S",
+                   help="the scales to run and merge, e.g. 0.5 1 2 (default: the model's training scales)")
     p.add_argument("--flip", action="store_true", help="also run the horizontally flipped image and average")
-    p.add_argument("--merge", default="attention", choices=("attention", "average", "max"))
-    p.add_argument("--window", type=int, nargs=2, default=None, metavar=("H", "W"), help="sliding-window size for large images")
-    p.add_argument("--device", default=None)
+    p.add_argument("--merge", default="attention", choices=MERGES,
+                   help="how the scales are combined: the model's own attention, or the average/max baselines")
+    p.add_argument("--window", action=ListAction, type=int, count=2, shape="H W", default=None,
+                   help="sliding-window size for large images (default: whole images)")
+    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when present)")
 
 def _add_eval_args(p):
     _add_common(p)
-    p.add_argument("--dataset", default="sample"); p.add_argument("--root", default=None)
-    p.add_argument("--split", default="val"); p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--json", action="store_true", help="print the result as JSON (key 'miou' in [0, 1])")
+    p.add_argument("--dataset", default="sample", help=f"the dataset reader: {', '.join(DATASETS)} (sample: the bundled CamVid frames)")
+    p.add_argument("--root", default=None, help="the dataset's folder (default: none, right for sample only)")
+    p.add_argument("--split", default="val", help="the split to evaluate (train, val, test, …)")
+    p.add_argument("--workers", type=int, default=2, help="DataLoader processes reading the images")
+    p.add_argument("--json", action="store_true", help="print the result as JSON (key 'miou' in [0, 1]) instead of a table")
 
-def _fail(msg) -> int:
-    print(f"error: {msg}", file=sys.stderr); return 2
-
-@command("eval", "evaluate a checkpoint on a dataset split: per-class IoU and mIoU")(_add_eval_args)
+@command("eval", "evaluate a checkpoint on a dataset split: per-class IoU and mIoU",
+         examples=["scaleattn eval --checkpoint camvid-hierarchical --scales 0.5,1,2 --flip",
+                   "scaleattn eval --checkpoint runs/camvid/best.pt --dataset camvid --root data/camvid --split test --json"])(_add_eval_args)
 def run_eval(args) -> int:
-    try:
-        model = load_model(args.checkpoint)
-        ds = get_dataset(args.dataset, args.root, args.split, transform=eval_transforms(model.input_mean, model.input_std))
-        if ds.num_classes != model.classes:
-            return _fail(f"the checkpoint predicts {model.classes} classes but dataset {args.dataset!r} has {ds.num_classes}")
-        res = evaluate(model, ds, args.scales, args.flip, args.merge, args.device, args.window, args.workers, progress=not args.json)
-    except ValueError as e: return _fail(e)
+    model = load_model(args.checkpoint)
+    ds = get_dataset(args.dataset, args.root, args.split, transform=eval_transforms(model.input_mean, model.input_std))
+    if ds.num_classes != model.classes:
+        raise CommandError(f"the checkpoint predicts {model.classes} classes but dataset {args.dataset!r} has {ds.num_classes}")
+    res = evaluate(model, ds, args.scales, args.flip, args.merge, args.device, args.window, args.workers, progress=not args.json)
     if args.json: print(json.dumps(res)); return 0
     print(f"{args.dataset}/{args.split}: {res['images']} images, scales {res['scales']}, merge {res['merge']}, flip {res['flip']}")
     for name, v in res["iou"].items(): print(f"  {name:>14s}  {'   n/a' if v is None else f'{v:6.3f}'}")
@@ -240,14 +242,14 @@ def run_eval(args) -> int:
 
 def _add_predict_args(p):
     _add_common(p)
-    p.add_argument("--input", required=True, help="folder of images"); p.add_argument("--out", required=True)
-    p.add_argument("--save-attention", action="store_true", help="also write each scale's effective weight map")
+    p.add_argument("--input", required=True, help="a folder of images")
+    p.add_argument("--out", required=True, help="the folder for the predictions (palette PNGs named like the images)")
+    p.add_argument("--save-attention", action="store_true", help="also write each scale's effective weight map (STEM_weight_S.png)")
 
-@command("predict", "predict a folder of images: palette PNGs and, optionally, per-scale weight maps")(_add_predict_args)
+@command("predict", "predict a folder of images: palette PNGs and, optionally, per-scale weight maps",
+         examples=["scaleattn predict --checkpoint camvid-hierarchical --input photos --out preds --scales 0.5,1,2 --save-attention"])(_add_predict_args)
 def run_predict(args) -> int:
-    try:
-        res = predict_folder(load_model(args.checkpoint), args.input, args.out, args.scales, args.flip, args.merge,
-                             args.save_attention, args.window, args.device)
-    except ValueError as e: return _fail(e)
+    res = predict_folder(load_model(args.checkpoint), args.input, args.out, args.scales, args.flip, args.merge,
+                         args.save_attention, args.window, args.device)
     print(json.dumps(res))
     return 0 if res["predicted"] else 1

@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from .merge import resize_logits
 
 # %% auto #0
-__all__ = ['METHODS', 'DEFAULTS', 'cross_entropy', 'region_vectors', 'log_det_cholesky', 'RMILoss', 'SegLoss', 'build_loss']
+__all__ = ['METHODS', 'LOSSES', 'DEFAULTS', 'cross_entropy', 'region_vectors', 'log_det_cholesky', 'RMILoss', 'SegLoss',
+           'build_loss']
 
 # %% ../nbs/03_losses.ipynb #0dab7c2a
 def _check_target(logits: torch.Tensor, target: torch.Tensor, name: str = "logits") -> torch.Tensor:
@@ -132,6 +133,7 @@ class RMILoss(nn.Module):
 
 # %% ../nbs/03_losses.ipynb #b08c9a89
 METHODS = ("single", "average", "max", "explicit", "hierarchical")
+LOSSES = ("ce", "rmi")     # the main loss: cross-entropy, or RMI (Tao et al.)
 DEFAULTS = {  # method: (main loss, extra supervision, per-scale weight)
     "single": ("ce", False, 1.0), "average": ("ce", False, 1.0), "max": ("ce", False, 1.0),
     "explicit": ("ce", True, 1.0), "hierarchical": ("rmi", True, 0.05)}
@@ -187,5 +189,5 @@ def build_loss(method: str, num_classes: int, loss: str | None = None, extra_sup
         if rmi_kwargs: raise ValueError(f"RMI options {sorted(rmi_kwargs)} given but loss='ce'")
         main = lambda z, y: cross_entropy(z, y, ignore_index)
     elif loss == "rmi": main = RMILoss(num_classes, ignore_index=ignore_index, **rmi_kwargs)
-    else: raise ValueError(f"unknown loss {loss!r}: expected 'ce' or 'rmi'")
+    else: raise ValueError(f"unknown loss {loss!r}: expected one of {', '.join(LOSSES)}")
     return SegLoss(main, scale_weight=w if extra else 0.0, aux_weight=aux_weight, ignore_index=ignore_index, main_name=loss)

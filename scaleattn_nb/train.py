@@ -15,86 +15,107 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from .models import create_model, save_checkpoint, load_model, unseen_taps, _atrous_rates
+from .models import create_model, save_checkpoint, load_model, unseen_taps, _atrous_rates, METHODS, DECODERS
 from .fileio import ensure_writable_dir
-from .data import get_dataset, train_transforms, eval_transforms, make_feeder, CACHE_MODES
-from .losses import build_loss
+from .data import get_dataset, train_transforms, eval_transforms, make_feeder, CACHE_MODES, DATASETS
+from .losses import build_loss, LOSSES
 from .metrics import ConfusionMatrix
 
 # %% auto #0
-__all__ = ['WIDTH_FIELDS', 'MODEL_OPTIONS', 'MODEL_FIELDS', 'PROBE_SKIP', 'PROBE_STEPS', 'PROBE_VAL_IMAGES', 'TrainConfig',
-           'pick_device', 'amp_dtype', 'dist_info', 'broadcast_object', 'init_distributed', 'param_groups',
-           'poly_lambda', 'plan_iterations', 'validate', 'set_train_mode', 'warn_unseen_taps', 'NonFiniteLossError',
-           'sync_buffers', 'train', 'config_from_args', 'run_train']
+__all__ = ['AMP_MODES', 'WIDTH_FIELDS', 'MODEL_OPTIONS', 'MODEL_FIELDS', 'PROBE_SKIP', 'PROBE_STEPS', 'PROBE_VAL_IMAGES', 'opt',
+           'TrainConfig', 'pick_device', 'amp_dtype', 'dist_info', 'broadcast_object', 'init_distributed',
+           'param_groups', 'poly_lambda', 'plan_iterations', 'validate', 'set_train_mode', 'warn_unseen_taps',
+           'NonFiniteLossError', 'sync_buffers', 'train', 'config_from_args', 'run_train']
 
 # %% ../nbs/05_train.ipynb #0e398718
+AMP_MODES = ("auto", "bf16", "fp16", "off")
 WIDTH_FIELDS = ("decoder_channels", "head_channels", "attention_channels")
 MODEL_OPTIONS = WIDTH_FIELDS + ("atrous_rates",)           # create_model options whose None means "the default"
 MODEL_FIELDS = ("method", "encoder", "decoder", "output_stride", "train_scales") + MODEL_OPTIONS   # what builds the model
 
+def opt(default, help: str, choices: Sequence | None = None, **cli):
+    """A config field with its documentation: `help` (one sentence, shown by `scaleattn train --help`), `choices` (the values
+    accepted, checked by `TrainConfig.__post_init__` and listed by the command line; None stays allowed for an optional
+    field) and command-line details for list fields (`shape`: how the help names the items, `count`: how many)."""
+    return field(default=default, metadata=dict(help=help, choices=None if choices is None else tuple(choices), **cli))
+
 @dataclass
 class TrainConfig:
     "Everything a training run needs; saved in every checkpoint."
-    method: str = "hierarchical"
-    encoder: str = "mobilenet_v2"
-    decoder: str = "deeplabv3plus"
-    output_stride: int | None = None
-    weights: str | None = None           # encoder state_dict to start from
-    train_scales: tuple | None = None    # None: the method's default
-    decoder_channels: int | None = None  # DeepLabV3+ decoder width; None: 256 (see `models.fp16_megabytes` for the size)
-    head_channels: int | None = None     # middle width of the semantic and hierarchical attention heads; None: 256
-    attention_channels: int | None = None  # middle width of the explicit attention head (explicit only); None: 512
-    atrous_rates: tuple | None = None    # DeepLabV3+ ASPP dilations; None: smp's (12, 24, 36). See `models.unseen_taps`
-    dataset: str = "sample"
-    root: str | None = None
-    train_split: str = "train"
-    val_split: str | None = "val"
-    crop_size: tuple = (360, 480)
-    scale_range: tuple = (0.5, 2.0)
-    class_uniform: float = 0.0           # fraction of draws that are class-uniform (Tao et al.); 0 = off
-    pseudo_root: str | None = None       # a pseudo-labelled pool in the folder layout (`scaleattn autolabel --out`)
-    pseudo_prob: float = 0.5             # probability that a draw comes from the pool (Tao et al.: 0.5)
-    batch_size: int = 8
-    epochs: int = 10
-    iters: int | None = None             # total iterations; overrides epochs when set
-    lr: float = 0.01
-    head_lr_mult: float = 1.0            # Chen et al. use 10x for the classifier
-    freeze_bn: bool = False              # keep the encoder's BatchNorm statistics fixed (small batches, folded-BN weights)
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    poly_power: float = 0.9
-    warmup_iters: int = 0
-    loss: str | None = None              # "ce" or "rmi"; None: the method's default
-    aux_weight: float | None = None
-    scale_weight: float | None = None
-    amp: str = "auto"                    # auto (bf16 on CUDA when supported, else fp16), bf16, fp16, off
-    channels_last: bool = True           # CUDA only
-    compile: bool = False
-    workers: int = 2                     # DataLoader workers; only used with cache "none"
-    cache: str = "auto"                  # decode the split once: "ram", "device" (GPU), "none" (read files), "auto" (see data.choose_cache)
-    budget: float | None = None          # minutes of wall clock for the whole run: fixes the iteration count (overrides epochs)
-    val_every: int = 1                   # epochs
-    checkpoint_every: int = 0            # iterations; 0 = at the end of each epoch only
-    out: str = "runs/train"
-    seed: int = 0
-    device: str = "auto"
-    resume: bool = False
-    deterministic: bool = True
-    progress: bool = True
+    method: str = opt("hierarchical", "how the scales are merged: one scale (single), average or max pooling, explicit "
+                      "attention (Chen et al. 2016) or hierarchical attention (Tao et al. 2020)", METHODS)
+    encoder: str = opt("mobilenet_v2", "the trunk's encoder: an smp encoder (mobilenet_v2, resnet50, …), tu-<timm model>, "
+                       "vgg16 (DeepLab-LargeFOV) or tu-hrnet_w48 (HRNet-OCR)")
+    decoder: str = opt("deeplabv3plus", "the trunk's decoder (largefov goes with vgg16, ocr with an HRNet encoder)", DECODERS)
+    output_stride: int | None = opt(None, "DeepLabV3+ output stride, 8 or 16; none: 8 for ResNets, else 16 "
+                                    "(LargeFOV is always 8, HRNet-OCR 4)")
+    weights: str | None = opt(None, "a local file with the encoder's pretrained state_dict; none: random initialisation", metavar="PATH")
+    train_scales: tuple[float, ...] | None = opt(None, "the scales a training step runs; none: the method's default "
+                                                 "(hierarchical 0.5 1; explicit, average, max 1 0.75 0.5; single 1)", metavar="S")
+    decoder_channels: int | None = opt(None, "DeepLabV3+ decoder width; none: 256 (see models.fp16_megabytes for the size)")
+    head_channels: int | None = opt(None, "middle width of the semantic and hierarchical attention heads; none: 256")
+    attention_channels: int | None = opt(None, "middle width of the explicit attention head (explicit only); none: 512")
+    atrous_rates: tuple[int, ...] | None = opt(None, "DeepLabV3+ ASPP dilations; none: smp's 12 24 36. Choose rates whose taps "
+                                               "read real features at the training crop (6 12 18 for 360x480; see models.unseen_taps)",
+                                               shape="R R R")
+    dataset: str = opt("sample", f"the dataset reader: {', '.join(DATASETS)} (sample: the CamVid frames bundled with the package)")
+    root: str | None = opt(None, "the dataset's folder; none: only right for sample", metavar="PATH")
+    train_split: str = opt("train", "the split to train on")
+    val_split: str | None = opt("val", "the split validated every val_every epochs and at the end; none: no validation")
+    crop_size: tuple[int, ...] = opt((360, 480), "training crop height and width (one number: a square), cut after the random "
+                                     "rescale", shape="H [W]", count=(1, 2))
+    scale_range: tuple[float, ...] = opt((0.5, 2.0), "range of the random rescale of a training image before cropping",
+                                         shape="MIN MAX", count=2)
+    class_uniform: float = opt(0.0, "fraction of draws that are class-uniform (Tao et al.); 0 = off")
+    pseudo_root: str | None = opt(None, "a pseudo-labelled pool in the folder layout (scaleattn autolabel --out); none: no pool", metavar="PATH")
+    pseudo_prob: float = opt(0.5, "probability that a draw comes from the pool (Tao et al.: 0.5)")
+    batch_size: int = opt(8, "images per step, over all processes (under torchrun each rank takes batch_size / world size)")
+    epochs: int = opt(10, "passes over the training split (unless iters or budget sets the length)")
+    iters: int | None = opt(None, "total iterations; overrides epochs when set")
+    lr: float = opt(0.01, "SGD learning rate, decayed to 0 by the poly schedule")
+    head_lr_mult: float = opt(1.0, "learning-rate multiplier of the heads (Chen et al. use 10x for the classifier)")
+    freeze_bn: bool = opt(False, "keep the encoder's BatchNorm statistics fixed (small batches, folded-BN weights)")
+    momentum: float = opt(0.9, "SGD momentum")
+    weight_decay: float = opt(1e-4, "SGD weight decay")
+    poly_power: float = opt(0.9, "power of the poly decay: the learning rate is lr * (1 - t/T)^power")
+    warmup_iters: int = opt(0, "iterations of linear learning-rate warm-up before the poly decay")
+    loss: str | None = opt(None, "the main loss: cross-entropy or RMI; none: the method's default (rmi for hierarchical, "
+                           "else ce)", LOSSES)
+    aux_weight: float | None = opt(None, "weight of the auxiliary head's loss (models with one: hierarchical); none: 0.4")
+    scale_weight: float | None = opt(None, "weight of each scale's own loss (extra supervision; 0 turns it off); none: the "
+                                     "method's default (1 for explicit, 0.05 for hierarchical, off otherwise)")
+    amp: str = opt("auto", "mixed precision: auto (bf16 on CUDA when supported, else fp16; float32 on the CPU), bf16, fp16, off",
+                   AMP_MODES)
+    channels_last: bool = opt(True, "channels-last memory format (CUDA only)")
+    compile: bool = opt(False, "torch.compile the model")
+    workers: int = opt(2, "DataLoader workers; only used with cache none")
+    cache: str = opt("auto", "decode the training split once: ram, device (on the GPU), none (read files in workers), "
+                     "auto (by free memory, see data.choose_cache)", CACHE_MODES)
+    budget: float | None = opt(None, "minutes of wall clock for the whole run: fixes the iteration count (overrides epochs)")
+    val_every: int = opt(1, "validate every this many epochs (and at the end)")
+    checkpoint_every: int = opt(0, "write last.pt every this many iterations; 0 = at the end of each epoch only")
+    out: str = opt("runs/train", "the run's folder: last.pt, best.pt, metrics.jsonl", metavar="PATH")
+    seed: int = opt(0, "seed of the initialisation, the data order and the augmentation")
+    device: str = opt("auto", "cpu, cuda (or cuda:N), or auto (cuda when present); under torchrun each rank takes its LOCAL_RANK's GPU")
+    resume: bool = opt(False, "continue from OUT/last.pt exactly where it stopped (the model options must match)")
+    deterministic: bool = opt(True, "deterministic algorithms on the CPU (a warning where PyTorch has none)")
+    progress: bool = opt(True, "progress bars and messages")
 
     def __post_init__(self):
         for f in ("crop_size", "scale_range", "train_scales", "atrous_rates"):
             v = getattr(self, f)
             if v is not None: setattr(self, f, tuple(v))
         if isinstance(self.crop_size, tuple) and len(self.crop_size) == 1: self.crop_size = self.crop_size * 2
+        for f in dataclasses.fields(self):
+            v, choices = getattr(self, f.name), f.metadata.get("choices")
+            if choices and v is not None and v not in choices:
+                raise ValueError(f"{f.name} must be one of {', '.join(choices)}, got {v!r}")
         if self.batch_size < 1: raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-        if self.amp not in ("auto", "bf16", "fp16", "off"): raise ValueError(f"amp must be auto, bf16, fp16 or off, got {self.amp!r}")
         for f in WIDTH_FIELDS:
             v = getattr(self, f)
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
                 raise ValueError(f"{f} must be a positive int or None (the default width), got {v!r}")
         if self.atrous_rates is not None: _atrous_rates("deeplabv3plus", self.atrous_rates)   # create_model's own check
-        if self.cache not in CACHE_MODES: raise ValueError(f"cache must be one of {', '.join(CACHE_MODES)}, got {self.cache!r}")
         if self.budget is not None:
             if not self.budget > 0: raise ValueError(f"budget must be a positive number of minutes, got {self.budget}")
             if self.iters is not None: raise ValueError("give either budget (minutes) or iters, not both: the budget fixes the iteration count")
@@ -425,31 +446,54 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
 
 # %% ../nbs/05_train.ipynb #f2ec54c1
 import argparse, typing
-from .cli import command
+from .cli import command, CommandError, ListAction
+
+def _field_type(hint) -> tuple[type, bool]:
+    "(type, optional) of a field's type hint: `int | None` → (int, True), `tuple[int, ...]` → (tuple[int, ...], False)."
+    args = typing.get_args(hint)
+    if type(None) in args: return next(a for a in args if a is not type(None)), True
+    return hint, False
 
 def _add_config_args(p: argparse.ArgumentParser, cls=TrainConfig) -> None:
+    "One option per field of the config dataclass `cls`, with the field's help (`opt`) and choices."
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
-        flag, t, d = "--" + f.name.replace("_", "-"), hints[f.name], f.default
+        flag, meta = "--" + f.name.replace("_", "-"), f.metadata
+        t, optional = _field_type(hints[f.name])
+        kw = dict(default=f.default, help=meta.get("help", "").replace("%", "%%"))
         if t is bool:
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=d)
-        elif "tuple" in str(t):
-            elem = float if f.name.endswith(("scales", "range")) else int
-            p.add_argument(flag, type=elem, nargs="+", default=d, metavar="N")
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, **kw)
+        elif typing.get_origin(t) is tuple:
+            item = typing.get_args(t)[0]
+            p.add_argument(flag, action=ListAction, type=item, count=meta.get("count"), shape=meta.get("shape"),
+                           metavar=meta.get("metavar", "N"), **kw)
         else:
-            base = int if "int" in str(t) else float if "float" in str(t) else str
-            optional = "None" in str(t)
-            conv = (lambda s, base=base: None if s.lower() == "none" else base(s)) if optional else base
-            p.add_argument(flag, type=conv, default=d, metavar=base.__name__.upper() + ("|none" if optional else ""))
+            choices = meta.get("choices")
+            def conv(s: str, t=t, choices=choices):
+                if s.lower() == "none": return None
+                if choices and s not in choices:
+                    raise argparse.ArgumentTypeError(f"expected one of {', '.join(choices)} or none, got {s!r}")
+                return t(s)
+            conv.__name__ = t.__name__                   # argparse names it in "invalid int value: 'x'"
+            if choices and not optional: kw.update(choices=choices)     # argparse lists them: --amp {auto,bf16,fp16,off}
+            elif choices: kw.update(metavar="{" + ",".join(choices) + ",none}")
+            else: kw.update(metavar=meta.get("metavar", t.__name__.upper()) + ("|none" if optional else ""))
+            p.add_argument(flag, type=conv if optional else t, **kw)
 
 def config_from_args(args: argparse.Namespace, cls=TrainConfig):
-    "Build a config dataclass from parsed arguments."
-    return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})
+    "Build a config dataclass from parsed arguments; a value it refuses is reported under its option's name."
+    names = [f.name for f in dataclasses.fields(cls)]
+    try: return cls(**{n: getattr(args, n) for n in names})
+    except ValueError as e:
+        field_ = max((n for n in names if str(e).startswith(n + " ")), key=len, default=None)
+        if field_ is None: raise
+        raise ValueError(f"argument --{field_.replace('_', '-')}: {e}") from e
 
-@command("train", "train a multi-scale segmentation model (CPU or CUDA; under torchrun: DDP)")(_add_config_args)
+@command("train", "train a multi-scale segmentation model (CPU or CUDA; under torchrun: DDP)",
+         examples=["scaleattn train --dataset sample --method hierarchical --iters 20 --crop-size 96,128 --batch-size 2 --out runs/try",
+                   "scaleattn train --dataset camvid --root data/camvid --atrous-rates 6,12,18 --freeze-bn --budget 120 --out runs/camvid"])(_add_config_args)
 def run_train(args: argparse.Namespace) -> int:
     try: res = train(config_from_args(args))
-    except (ValueError, NonFiniteLossError) as e:
-        print(f"error: {e}", file=__import__("sys").stderr); return 2
+    except NonFiniteLossError as e: raise CommandError(str(e)) from e
     if dist_info()[0] == 0: print(json.dumps({k: v for k, v in res.items() if k != "model"}))
     return 0
