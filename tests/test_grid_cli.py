@@ -58,12 +58,15 @@ def test_grid_torchrun_two_ranks(tmp_path):
     from scaleattn_nb.data import get_dataset, eval_transforms
     from scaleattn_nb.infer import evaluate
     from scaleattn_nb.grid import prepare_for_eval
-    for row in rows:
-        m = load_model(out / row["experiment"] / row["checkpoint"])
-        tc = json.loads((out / row["experiment"] / "grid_result.json").read_text())["config"]     # as trained
-        prepare_for_eval(m, "sample", None, tc["train_split"], tc["freeze_bn"])
-        ds = get_dataset("sample", None, "val", transform=eval_transforms(m.input_mean, m.input_std))
-        ref = evaluate(m, ds, row["eval_scales"], row["flip"], row["merge"], "cpu", progress=False)
-        assert abs(ref["miou"] - row["miou"]) < 1e-6 and ref["images"] == row["images"] == 4, (row["eval"], ref["miou"], row["miou"])
+    threads = torch.get_num_threads(); torch.set_num_threads(1)     # the ranks ran with one thread: the same summation order
+    try:
+        for row in rows:
+            m = load_model(out / row["experiment"] / row["checkpoint"])
+            tc = json.loads((out / row["experiment"] / "grid_result.json").read_text())["config"]     # as trained
+            prepare_for_eval(m, "sample", None, tc["train_split"], tc["freeze_bn"])
+            ds = get_dataset("sample", None, "val", transform=eval_transforms(m.input_mean, m.input_std))
+            ref = evaluate(m, ds, row["eval_scales"], row["flip"], row["merge"], "cpu", progress=False)
+            assert abs(ref["miou"] - row["miou"]) < 1e-6 and ref["images"] == row["images"] == 4, (row["eval"], ref["miou"], row["miou"])
+    finally: torch.set_num_threads(threads)
     r = run()
     assert r.returncode == 0 and _statuses(r.stdout) == {AVG: "skipped"}, r.stderr[-3000:]
