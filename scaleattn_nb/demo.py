@@ -19,8 +19,8 @@ from .metrics import ConfusionMatrix
 from .models import PRETRAINED, load_model, pretrained, pretrained_dir, shipped_names
 
 # %% auto #0
-__all__ = ['SCALE_SETS', 'MERGES', 'table_cells', 'compare', 'table_rows', 'format_table', 'html_table', 'headline_scales',
-           'figure_keeper', 'write_report', 'run_demo', 'run_demo_cli']
+__all__ = ['SCALE_SETS', 'MERGES', 'table_cells', 'compare', 'table_rows', 'format_table', 'html_table', 'shipped_summary',
+           'headline_scales', 'figure_keeper', 'write_report', 'run_demo', 'run_demo_cli']
 
 # %% ../nbs/12_demo.ipynb #3a4e23df
 SCALE_SETS = ((1.0,), (0.5, 1.0), (0.5, 1.0, 2.0), (0.25, 0.5, 1.0, 2.0))
@@ -114,6 +114,26 @@ def html_table(rows: Sequence[dict]) -> str:
         cells += [f"<td><b>{x}</b></td>" if x != "—" and float(x) == best else f"<td>{x}</td>" for x in r[2:]]
         out.append("<tr>" + "".join(cells) + "</tr>")
     return "\n".join(out + ["</tbody></table>"])
+
+# %% ../nbs/12_demo.ipynb #161ac8eb
+def shipped_summary(runs, names: Sequence[str] | None = None) -> str:
+    "A markdown table of the shipped models from the `table_NAME.json` files `30_camvid` writes into the folder `runs` (mIoU %)."
+    runs, names = Path(runs), list(names or PRETRAINED)
+    missing = [n for n in names if not (runs / f"table_{n}.json").is_file()]
+    if missing: raise FileNotFoundError(f"no saved table for {', '.join(missing)} in {runs} (30_camvid writes table_NAME.json)")
+    own = lambda r: r["merge"] == ("average" if r["method"] == "single" else "attention")
+    pct = lambda v: "—" if v is None else f"{100 * v:.1f}"
+    lines = ["| model | method | trained on | {1} | its training scales | {0.5, 1, 2} | best: mIoU (scales; merge; flip) |",
+             "|---|---|---|---|---|---|---|"]
+    for n in names:
+        rows, m = json.loads((runs / f"table_{n}.json").read_text())["rows"], load_model(n)
+        at = lambda S: max((r["miou"] for r in rows if not r["flip"] and r["scales"] == sorted(S) and own(r)), default=None)
+        best, c = max(rows, key=lambda r: r["miou"]), m.checkpoint_extra.get("train_config", {})
+        how = f"{c['crop_size'][0]}x{c['crop_size'][1]} crops, {m.checkpoint_extra.get('iteration', '?')} iterations of {c['batch_size']}" if c else "?"
+        lines.append(f"| `{n}` | {m.method} | {how} | {pct(at([1.0]))} | {pct(at(m.train_scales))} at {tuple(m.train_scales)} "
+                     f"| {pct(at([0.5, 1.0, 2.0]))} | **{pct(best['miou'])}** ({', '.join(f'{s:g}' for s in best['scales'])}; "
+                     f"{best['merge']}{'; flip' if best['flip'] else ''}) |")
+    return "\n".join(lines)
 
 # %% ../nbs/12_demo.ipynb #0100ab00
 def _save_fig(fig, path: Path) -> str:

@@ -223,7 +223,34 @@ class ScaleExplorer:
         if "dataX" not in event or self.out is None: return
         self._show_inspect(int(event["dataY"]), int(event["dataX"]))
 
-    def _repr_mimebundle_(self, **kw): return self.ui._repr_mimebundle_(**kw)
+    def _repr_mimebundle_(self, **kw):
+        "The live widget, and a still of the current view for pages without a kernel (docs site, GitHub: they skip the widget)."
+        bundle = self.ui._repr_mimebundle_(**kw)
+        buf = io.BytesIO(); self.snapshot().save(buf, "JPEG", quality=80)
+        bundle["image/jpeg"] = buf.getvalue()
+        return bundle
+
+    def snapshot(self, width: int = 240) -> PILImage.Image:
+        """The current view as one still image: image, ground truth, merged prediction, error map, then the effective weight
+        of each shown scale, each panel `width` pixels wide and captioned, under a line with the model, scales, merge and mIoU."""
+        from PIL import ImageDraw
+        panels = [("image", self.image_view), ("ground truth", self.gt_view), ("merged prediction", self.pred_view),
+                  ("error map", self.error_view)] + [(f"weight of scale {s:g}", self.weight_views[s]) for s in self.shown_scales]
+        ims = [(t, PILImage.open(io.BytesIO(v.value)).convert("RGB")) for t, v in panels if v.value]
+        ims = [(t, im.resize((width, max(1, round(im.height * width / im.width))))) for t, im in ims]
+        cols, cap, head = 4, 16, 20
+        rows = [ims[k:k + cols] for k in range(0, len(ims), cols)]
+        hs = [max(im.height for _, im in r) + cap for r in rows]
+        sheet = PILImage.new("RGB", (cols * width + (cols - 1) * 4, head + sum(hs) + 4 * (len(rows) - 1)), "white")
+        draw, y = ImageDraw.Draw(sheet), head
+        miou = f"image mIoU {_fmt(self.image_miou)}" if self.image_miou is not None else "no label"
+        draw.text((2, 3), f"{self.model_name} · {self.current['name']} · scales {', '.join(f'{s:g}' for s in self.shown_scales)}"
+                          f" · merge {self.merge_select.value} · {miou}", fill="black")
+        for r, h in zip(rows, hs):
+            for k, (t, im) in enumerate(r):
+                x = k * (width + 4); draw.text((x + 2, y + 2), t, fill="black"); sheet.paste(im, (x, y + cap))
+            y += h + 4
+        return sheet
 
     # ---- model and image ----------------------------------------------------------------------------------------
     def _set_model(self, model: MultiScaleNet, scales=None):
