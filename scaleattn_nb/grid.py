@@ -18,10 +18,10 @@ from .cli import command, ListAction
 
 # %% auto #0
 __all__ = ['MERGE_CHOICES', 'PAPER_SCALE_WEIGHT', 'HASH_EXCLUDE', 'RESULT_FILE', 'TRAIN_FILE', 'EVAL_BN_BATCHES',
-           'EVAL_BN_BATCH_SIZE', 'EVAL_PROCEDURE', 'ROW_CONFIG_FIELDS', 'Eval', 'group_of', 'Experiment', 'trunk_name',
-           'expand', 'config_hash', 'Grid', 'evaluate_sharded', 'evaluate_many', 'prepare_for_eval',
+           'EVAL_BN_BATCH_SIZE', 'EVAL_PROCEDURE', 'ROW_CONFIG_FIELDS', 'SAVED_RUNS', 'Eval', 'group_of', 'Experiment',
+           'trunk_name', 'expand', 'config_hash', 'Grid', 'evaluate_sharded', 'evaluate_many', 'prepare_for_eval',
            'training_flops_per_image', 'run_experiment', 'load_results', 'collect_results', 'run_grid', 'summarize',
-           'results_table', 'plot_results', 'run_grid_cli']
+           'results_table', 'plot_results', 'results_dir', 'show_results', 'run_scale_figure', 'run_grid_cli']
 
 # %% ../nbs/21_grid.ipynb #f53e39d0
 MERGE_CHOICES = ("attention", "average", "max")
@@ -569,6 +569,49 @@ def plot_results(source, metric: str = "miou", scale: float = 100.0, title: str 
     ax.set_xlim(max(0, lo - 5), None)
     if title: ax.set_title(title)
     fig.tight_layout()
+    return fig
+
+# %% ../nbs/21_grid.ipynb #603d8204
+SAVED_RUNS = Path("grid_runs")      # copies of the runs' result files (no checkpoints), beside the results notebooks
+
+def results_dir(out, saved=SAVED_RUNS) -> Path:
+    "Where the results of `out` are: the run folder itself when it holds them, else its copy `saved/NAME` when that does."
+    out, copy = Path(out), Path(saved) / Path(out).name
+    return out if (out / "results.json").exists() or not (copy / "results.json").exists() else copy
+
+def show_results(out, title: str, paper_table: Callable[[Path], str] | None = None, saved=SAVED_RUNS):
+    "Display a grid's results under `title`: `paper_table(folder)` (markdown), the grid's table and plot; or say none exist."
+    from IPython.display import Markdown, display
+    out = results_dir(out, saved)
+    if not (out / "results.json").exists():
+        print(f"{title}: no results in {out} — the runs have not been done yet (run the cell above, or the command shown).")
+        if paper_table: display(Markdown(paper_table(out)))
+        return None
+    display(Markdown(f"**{title}** (from `{out}/results.json`; mIoU %, val)"))
+    if paper_table: display(Markdown(paper_table(out)))
+    display(Markdown(results_table(out)))
+    failed = [r for r in load_results(out) if r["status"] != "done"]
+    if failed: print("failed experiments:", {r["experiment"]: r["error"] for r in failed})
+    return plot_results(out, title=title)
+
+def run_scale_figure(out, name: str, dataset: str, root, indices=(0, 25, 50, 75), scales=None, saved=SAVED_RUNS):
+    """`viz.scale_figure` of experiment `name` of the grid in `out` on `dataset`'s val images `indices`, saved as
+    `saved/NAME/attention.png`; without the checkpoint or the data, the saved figure is shown instead (or why there is none)."""
+    from IPython.display import Image, display
+    from scaleattn_nb.viz import scale_figure
+    ck = next((p for p in (Path(out) / name / "best.pt", Path(out) / name / "last.pt") if p.exists()), None)
+    png, have_data = Path(saved) / Path(out).name / "attention.png", root is None or Path(root).is_dir()
+    if (ck is None or not have_data) and png.exists():
+        print(f"from {png} (drawn from {Path(out) / name} when the run was made)"); display(Image(filename=str(png)))
+        return None
+    if ck is None or not have_data:
+        print(f"no trained model at {Path(out) / name} (or no {dataset} data at {root}): the runs have not been done yet.")
+        return None
+    model = load_model(ck)
+    prepare_for_eval(model, dataset, root)                   # BatchNorm statistics on whole images, as the grid evaluates
+    ds = get_dataset(dataset, root, "val", transform=eval_transforms(model.input_mean, model.input_std))
+    fig = scale_figure(model, ds, list(indices), scales)
+    png.parent.mkdir(parents=True, exist_ok=True); fig.savefig(png, dpi=80, bbox_inches="tight")
     return fig
 
 # %% ../nbs/21_grid.ipynb #65474d9d

@@ -19,7 +19,8 @@ from .data import label_to_rgb, IGNORE_INDEX, CAMVID_PALETTE, CAMVID_CLASSES
 
 # %% auto #0
 __all__ = ['ERROR_COLORS', 'as_rgb', 'colorize', 'overlay', 'error_map', 'colormap_lut', 'weights_to_rgb', 'legend_handles',
-           'attention_figure', 'iou_bars', 'read_metrics', 'ema', 'plot_curves', 'attention_plotly', 'iou_plotly']
+           'attention_figure', 'scale_figure', 'iou_bars', 'read_metrics', 'ema', 'plot_curves', 'attention_plotly',
+           'iou_plotly']
 
 # %% ../nbs/08_viz.ipynb #0c6f3435
 def _np(a) -> np.ndarray:
@@ -122,6 +123,32 @@ def attention_figure(image, gt, pred, weights: Mapping[float, object], palette, 
         fig.legend(handles=legend_handles(class_names, palette), loc="outside lower center", ncol=min(len(class_names), 11),
                    fontsize=7, frameon=False)
     if title: fig.suptitle(title)
+    return fig
+
+# %% ../nbs/08_viz.ipynb #6e5e81ba
+@torch.no_grad()
+def scale_figure(model, ds, indices: Sequence[int], scales=None, palette=CAMVID_PALETTE):
+    """Rows: images `indices` of `ds` (normalised image, label); columns: image, ground truth, merged prediction, then each
+    scale's own prediction and its effective weight. `scales`: the model's default for its method when None."""
+    import matplotlib.pyplot as plt
+    from scaleattn_nb.infer import predict
+    from scaleattn_nb.merge import resize_logits
+    model.eval(); scales = model.check_scales(scales)
+    cols = 3 + 2 * len(scales)
+    fig, axes = plt.subplots(len(indices), cols, figsize=(1.9 * cols, 1.6 * len(indices)), squeeze=False)
+    mean, std = torch.tensor(model.input_mean)[:, None, None], torch.tensor(model.input_std)[:, None, None]
+    for row, i in zip(axes, indices):
+        x, y = ds[i]
+        o = predict(model, x[None], scales, keep_weights=True)
+        panels = [((x * std + mean).clamp(0, 1).permute(1, 2, 0).numpy(), "image"), (label_to_rgb(y, palette), "ground truth"),
+                  (label_to_rgb(o.logits.argmax(1)[0], palette), "merged")]
+        for s in scales:
+            ls = resize_logits(model.forward_scale(x[None], s)["logits"], tuple(x.shape[-2:]))
+            panels += [(label_to_rgb(ls.argmax(1)[0], palette), f"scale {s:g}"), (o.weights[s][0, 0].numpy(), f"weight {s:g}")]
+        for ax, (im, t) in zip(row, panels):
+            ax.imshow(im, cmap="gray", vmin=0, vmax=1) if im.ndim == 2 else ax.imshow(im)
+            ax.set_title(t, fontsize=7); ax.axis("off")
+    fig.tight_layout()
     return fig
 
 # %% ../nbs/08_viz.ipynb #6988697c
