@@ -127,9 +127,10 @@ def attention_figure(image, gt, pred, weights: Mapping[float, object], palette, 
 
 # %% ../nbs/08_viz.ipynb #6e5e81ba
 @torch.no_grad()
-def scale_figure(model, ds, indices: Sequence[int], scales=None, palette=CAMVID_PALETTE):
+def scale_figure(model, ds, indices: Sequence[int], scales=None, palette=None):
     """Rows: images `indices` of `ds` (normalised image, label); columns: image, ground truth, merged prediction, then each
-    scale's own prediction and its effective weight. `scales`: the model's default for its method when None."""
+    scale's own prediction and its effective weight. `scales`: the model's default for its method when None; `palette`: CamVid's."""
+    palette = CAMVID_PALETTE if palette is None else palette
     import matplotlib.pyplot as plt
     from scaleattn_nb.infer import predict
     from scaleattn_nb.merge import resize_logits
