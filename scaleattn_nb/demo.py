@@ -16,7 +16,7 @@ from .cli import command, ListAction
 from .data import get_dataset, eval_transforms, CAMVID_PALETTE
 from .fileio import atomic_write, ensure_writable_dir
 from .metrics import ConfusionMatrix
-from .models import PRETRAINED, load_model, pretrained, pretrained_dir, shipped_names
+from .models import PRETRAINED, load_model, pretrained, pretrained_dir, shipped_names, _read_checkpoint
 
 # %% auto #0
 __all__ = ['SCALE_SETS', 'MERGES', 'table_cells', 'compare', 'table_rows', 'format_table', 'html_table', 'shipped_summary',
@@ -126,11 +126,12 @@ def shipped_summary(runs, names: Sequence[str] | None = None) -> str:
     lines = ["| model | method | trained on | {1} | its training scales | {0.5, 1, 2} | best: mIoU (scales; merge; flip) |",
              "|---|---|---|---|---|---|---|"]
     for n in names:
-        rows, m = json.loads((runs / f"table_{n}.json").read_text())["rows"], load_model(n)
+        rows, ck = json.loads((runs / f"table_{n}.json").read_text())["rows"], _read_checkpoint(n)   # its records, no network built
+        method, scales, ex = ck["config"]["method"], tuple(sorted(float(s) for s in ck["config"]["train_scales"])), ck["extra"]
         at = lambda S: max((r["miou"] for r in rows if not r["flip"] and r["scales"] == sorted(S) and own(r)), default=None)
-        best, c = max(rows, key=lambda r: r["miou"]), m.checkpoint_extra.get("train_config", {})
-        how = f"{c['crop_size'][0]}x{c['crop_size'][1]} crops, {m.checkpoint_extra.get('iteration', '?')} iterations of {c['batch_size']}" if c else "?"
-        lines.append(f"| `{n}` | {m.method} | {how} | {pct(at([1.0]))} | {pct(at(m.train_scales))} at {tuple(m.train_scales)} "
+        best, c = max(rows, key=lambda r: r["miou"]), ex.get("train_config", {})
+        how = f"{c['crop_size'][0]}x{c['crop_size'][1]} crops, {ex.get('iteration', '?')} iterations of {c['batch_size']}" if c else "?"
+        lines.append(f"| `{n}` | {method} | {how} | {pct(at([1.0]))} | {pct(at(scales))} at {scales} "
                      f"| {pct(at([0.5, 1.0, 2.0]))} | **{pct(best['miou'])}** ({', '.join(f'{s:g}' for s in best['scales'])}; "
                      f"{best['merge']}{'; flip' if best['flip'] else ''}) |")
     return "\n".join(lines)
