@@ -10,12 +10,11 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from .cli import command, ListAction
 from .data import get_dataset, eval_transforms, CAMVID_PALETTE
 from .fileio import atomic_write, ensure_writable_dir
-from .metrics import ConfusionMatrix
+from .infer import Setting, evaluate_many
 from .models import PRETRAINED, load_model, pretrained, pretrained_dir, shipped_names, _read_checkpoint
 
 # %% auto #0
@@ -42,45 +41,23 @@ def table_cells(model, scale_sets=SCALE_SETS, merges=MERGES) -> list[tuple[tuple
     return cells
 
 # %% ../nbs/12_demo.ipynb #e0150668
-@torch.no_grad()
-def _per_scale(model, x, scales) -> dict:
-    return {s: model.forward_scale(x, s) for s in scales}
-
-@torch.no_grad()
 def compare(models: Mapping[str, torch.nn.Module], dataset, scale_sets=SCALE_SETS, merges=MERGES, flips=(False,),
             progress: bool = True, keep=None) -> list[dict]:
-    """mIoU of every model × scale set × merge × flip on `dataset` (items: RGB image in [0, 1] (3, H, W), label (H, W)).
-    `keep(i, name, model, per_scale, image, label)`, if given, is called per image and model (the demo draws figures with it)."""
+    """mIoU of every model × scale set × merge × flip on `dataset` (items: RGB image in [0, 1] (3, H, W), label (H, W)): one
+    `infer.evaluate_many` pass per model. `keep(i, name, model, cache, image, label)`, if given, is called per image and model
+    with the image's `infer.ScaleCache` (the demo draws figures with it)."""
     flips = tuple(sorted(set(bool(f) for f in flips)))
     if not flips: raise ValueError("flips must hold False and/or True")
-    need = (False, True) if True in flips else (False,)
-    plan = {n: table_cells(m, scale_sets, merges) for n, m in models.items()}
-    union = {n: sorted({s for S, _ in cells for s in S}) for n, cells in plan.items()}    # the scales each model runs
-    cms = {(n, S, mg, f): ConfusionMatrix(dataset.num_classes) for n, cells in plan.items() for S, mg in cells for f in flips}
+    rows = []
     for n, m in models.items():
-        m.eval()
         if getattr(m, "classes", dataset.num_classes) != dataset.num_classes:
             raise ValueError(f"model {n!r} predicts {m.classes} classes but the dataset has {dataset.num_classes}")
-    bar = tqdm(total=len(dataset) * len(models), desc="demo" if keep else "compare", disable=not progress)
-    for i in range(len(dataset)):
-        img, lab = dataset[i]
-        x, y, size = img[None].float(), torch.as_tensor(lab)[None].long(), tuple(img.shape[-2:])
-        for n, m in models.items():
-            xn = m.normalize(x)
-            outs = {f: _per_scale(m, xn.flip(-1) if f else xn, union[n]) for f in need}
-            for S, mg in plan[n]:
-                L = m.merge_scales({s: outs[False][s] for s in S}, size, mg).logits
-                if False in flips: cms[(n, S, mg, False)].update(L, y)
-                if True in flips:
-                    Lf = m.merge_scales({s: outs[True][s] for s in S}, size, mg).logits.flip(-1)
-                    cms[(n, S, mg, True)].update((L + Lf) / 2, y)
-            if keep is not None: keep(i, n, m, outs[False], img, lab)
-            del outs
-            bar.update(1)
-    bar.close()
-    names = getattr(dataset, "classes", None)
-    return [dict(model=n, method=models[n].method, scales=list(S), merge=mg, flip=f, **cm.summary(names))
-            for (n, S, mg, f), cm in cms.items()]
+        cells = [Setting(S, mg, f) for S, mg in table_cells(m, scale_sets, merges) for f in flips]
+        on_batch = None if keep is None else (lambda i, cache, x, y, n=n, m=m: keep(i, n, m, cache, x[0], y[0]))
+        for r in evaluate_many(m, dataset, cells, device=next(m.parameters()).device, normalize=True, progress=progress, on_batch=on_batch,
+                               desc=f"{'demo' if keep else 'compare'} {n}"):
+            rows.append(dict(model=n, method=m.method, **r))
+    return rows
 
 # %% ../nbs/12_demo.ipynb #37ea51a1
 def _fmt_scales(S) -> str: return "{" + ", ".join(f"{s:g}" for s in S) + "}"
@@ -151,15 +128,15 @@ def figure_keeper(out: Path, palette, class_names, max_images: int = 4):
     "A `keep` callback for `compare` that writes each model's attention figure for the first `max_images` images; returns (keep, written)."
     from scaleattn_nb.viz import attention_figure
     written = []
-    def keep(i, name, model, per_scale, image, label):
+    def keep(i, name, model, cache, image, label):
         if i >= max_images: return
-        S = headline_scales(model)
-        if not set(S) <= set(per_scale):            # a table without the headline set: the scales that were run
-            S = tuple(sorted(per_scale)) if model.method != "single" else (min(per_scale, key=lambda s: abs(s - 1)),)
-        o = model.merge_scales({s: per_scale[s] for s in S}, tuple(image.shape[-2:]), "attention")
-        img = (image.permute(1, 2, 0).clamp(0, 1).numpy() * 255).astype(np.uint8)
-        w = {s: o.weights[s][0, 0].numpy() for s in S}
-        fig = attention_figure(img, np.asarray(label), o.logits[0].argmax(0).numpy(), w, palette, class_names,
+        S, run = headline_scales(model), sorted(cache.outputs[False])
+        if not set(S) <= set(run):                  # a table without the headline set: the scales that were run
+            S = tuple(run) if model.method != "single" else (min(run, key=lambda s: abs(s - 1)),)
+        o = cache.merge(S, "attention", flip=False)
+        img = (image.permute(1, 2, 0).clamp(0, 1).cpu().numpy() * 255).astype(np.uint8)
+        w = {s: o.weights[s][0, 0].cpu().numpy() for s in S}
+        fig = attention_figure(img, np.asarray(label.cpu()), o.logits[0].argmax(0).cpu().numpy(), w, palette, class_names,
                                title=f"{name} · scales {_fmt_scales(S)}")
         written.append((i, name, _save_fig(fig, out / f"attention_{i:02d}_{name}.png")))
     return keep, written
@@ -211,6 +188,7 @@ def run_demo(out="scaleattn_demo", names: Sequence[str] | None = None, split: st
     palette, class_names = getattr(ds, "palette", CAMVID_PALETTE), list(ds.classes)
     keep, written = figure_keeper(out, palette, class_names) if figures else (None, [])
     rows = compare(models, ds, scale_sets, MERGES, (False, True) if flip else (False,), progress=progress, keep=keep)
+    written.sort(key=lambda w: w[0])                # by image, models in the order given (compare runs model by model)
     meta = dict(dataset=dataset, split=split, images=len(ds), models=list(models), flip=flip, seconds=round(time.perf_counter() - t0, 1),
                 torch_threads=torch.get_num_threads(),
                 summary=f"{len(ds)} {dataset} {split} images; models: "

@@ -8,7 +8,7 @@ import io, math, time
 from collections import OrderedDict
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -17,14 +17,15 @@ from PIL import Image as PILImage
 
 from .data import get_dataset, read_image, IMAGE_EXTS, CAMVID_CLASSES, IGNORE_INDEX
 from .models import MultiScaleNet, ScaleOutput, PRETRAINED, load_model
-from .merge import resize_labels, resize_logits
+from .merge import resize_labels
 from .metrics import ConfusionMatrix
-from .infer import model_palette
-from .viz import colorize, error_map, weights_to_rgb, as_rgb, colormap_lut, ERROR_COLORS
+from .infer import ScaleCache, model_palette
+from .viz import colorize, error_map, weights_to_rgb, as_rgb, ERROR_COLORS
 
 # %% auto #0
-__all__ = ['SCALES', 'EXPLORER_MERGES', 'ImageSource', 'dataset_source', 'folder_source', 'torch_threads', 'LazyResized',
-           'forward_dtype', 'scale_css_class', 'default_view_scales', 'ScaleExplorer']
+__all__ = ['SCALES', 'EXPLORER_MERGES', 'ImageSource', 'dataset_source', 'folder_source', 'torch_threads', 'forward_dtype',
+           'scale_css_class', 'default_view_scales', 'ExplorerState', 'draw_views', 'iou_html', 'inspect_html',
+           'contact_sheet', 'ExplorerWidgets', 'ScaleExplorer']
 
 # %% ../nbs/09_explorer.ipynb #f25363ec
 class ImageSource:
@@ -95,15 +96,6 @@ def torch_threads(n: int | None):
     try: yield
     finally: torch.set_num_threads(old)
 
-class LazyResized(Mapping):
-    "{scale: logits} resized to `size` on first access (the explorer needs full-size per-scale logits only to inspect or show them)."
-    def __init__(self, d: Mapping, size): self._d, self._size, self._done = dict(d), tuple(size), {}
-    def __getitem__(self, s):
-        if s not in self._done: self._done[s] = resize_logits(self._d[s], self._size)
-        return self._done[s]
-    def __iter__(self): return iter(self._d)
-    def __len__(self): return len(self._d)
-
 def forward_dtype(precision: str) -> torch.dtype:
     """The dtype the explorer runs the trunk in: `"fp32"` (exact: what `infer.predict` and `scaleattn eval` give) or `"bf16"`
     (autocast; about twice as fast on CPUs with native bf16 kernels, but it changes predictions: see *Precision*)."""
@@ -119,109 +111,215 @@ def default_view_scales(model: MultiScaleNet) -> tuple[float, ...]:
     return tuple(v for v in s if v in SCALES) or (1.0,)
 
 # %% ../nbs/09_explorer.ipynb #5825abfe
-class ScaleExplorer:
-    "Live multi-scale explorer: toggle scales and merges, see weights, predictions and mIoU. Display it as the last value of a cell."
-    def __init__(self, checkpoint: str | None = "camvid-hierarchical", model: MultiScaleNet | None = None, dataset="sample",
-                 root=None, split: str = "val", folder=None, scales: Sequence[float] | None = None, merge: str = "attention",
-                 index: int = 0, device=None, max_side: int | None = 720, panel_width: int = 320, jpeg_quality: int = 85,
-                 cache_images: int = 4, class_names: Sequence[str] | None = None, palette=None, toggle_threads: int | None = 1,
-                 progressive: bool = True, precision: str = "fp32"):
-        if merge not in EXPLORER_MERGES: raise ValueError(f"unknown merge {merge!r}; choose one of {', '.join(EXPLORER_MERGES)}")
-        self.device = torch.device(device or "cpu")
-        self.dtype = forward_dtype(precision)                             # "bf16": a faster, approximate first view
-        self.max_side, self.panel_width, self.jpeg_quality, self.cache_images = max_side, panel_width, jpeg_quality, cache_images
-        self.toggle_threads, self.progressive = toggle_threads, progressive
-        self.source = folder_source(folder) if folder is not None else dataset_source(dataset, root, split)
+class ExplorerState:
+    """What the explorer shows, without widgets: the model, the image `source`, the current image, an `infer.ScaleCache` for each
+    of the last `cache_images` images, and the confusion matrix of each labelled image's latest view (the running mIoU)."""
+    def __init__(self, source: ImageSource, model: MultiScaleNet, device="cpu", dtype: torch.dtype = torch.float32,
+                 max_side: int | None = 720, cache_images: int = 4, class_names: Sequence[str] | None = None, palette=None):
+        self.source, self.device, self._dtype = source, torch.device(device), dtype
+        self.max_side, self.cache_images = max_side, cache_images
         self._names_override, self._palette_override = class_names, palette
-        self._holding, self._cache, self._image_index = 0, OrderedDict(), None          # image index -> {scale: forward_scale output}
-        self._seen: dict[int, torch.Tensor] = {}                # image index -> confusion matrix of its latest state
-        self.out = self.pred = self.current = None; self.shown_scales = ()
-        self.last_timing: dict[str, float] = {}
-        if model is None:
-            if checkpoint is None: raise ValueError("give a checkpoint (a shipped name or a path) or a model")
-            model, self.model_name = load_model(checkpoint).eval(), str(checkpoint)
-        else: self.model_name = "(given model)"
-        self._build_widgets(merge)
-        self._set_model(model, scales)
-        self._load_image(index)
-        self.refresh()
+        self._caches: OrderedDict[int, ScaleCache] = OrderedDict()          # image index -> its per-scale outputs
+        self.seen: dict[int, torch.Tensor] = {}                              # image index -> confusion matrix of its latest view
+        self.current = None
+        self.set_model(model)
 
-    # ---- widgets ------------------------------------------------------------------------------------------------
-    def _view(self) -> W.Image:
-        return W.Image(format="jpeg", layout=W.Layout(width=f"{self.panel_width}px", height="auto"))
+    @property
+    def dtype(self) -> torch.dtype: return self._dtype
+    @dtype.setter
+    def dtype(self, d: torch.dtype):
+        "Change the trunk's precision; cached outputs of the old one are dropped."
+        self._dtype = d; self.clear_cache()
+
+    def set_model(self, model: MultiScaleNet):
+        "Use `model` (channels-last, eval mode, on the device): class names and colours follow it; caches and the running count restart."
+        self.model = model.to(self.device).eval().to(memory_format=torch.channels_last)   # ~15% faster convs on CPU
+        src, n = self.source, model.classes
+        self.classes = list(self._names_override or (src.classes if src.classes and len(src.classes) == n else
+                            CAMVID_CLASSES if n == len(CAMVID_CLASSES) else [str(i) for i in range(n)]))
+        pal = self._palette_override if self._palette_override is not None else (
+            src.palette if src.palette is not None and len(src.palette) == n else model_palette(model))
+        self.palette = np.asarray(pal, np.uint8)
+        self.clear_cache(); self.seen.clear()
+        if self.current is not None: self.load_image(self.current["index"])  # normalised for the new model
+
+    def load_image(self, index: int) -> dict:
+        "Make image `index` of the source current (downsized to `max_side`; an all-ignore label counts as none); returns it."
+        image, label = self.source.load(index)
+        image = image.as_subclass(torch.Tensor) if isinstance(image, torch.Tensor) else torch.from_numpy(as_rgb(image)).permute(2, 0, 1)
+        H, Wd = image.shape[-2:]
+        if self.max_side and max(H, Wd) > self.max_side:                    # keep CPU latency bounded on large images
+            f = self.max_side / max(H, Wd); size = (max(1, round(H * f)), max(1, round(Wd * f)))
+            image = torch.nn.functional.interpolate(image[None].float(), size, mode="bilinear", antialias=True,
+                                                    align_corners=False)[0].round().clamp(0, 255).to(torch.uint8)
+            if label is not None: label = resize_labels(label, size)
+        if label is not None and bool((label == IGNORE_INDEX).all()): label = None
+        self.current = dict(index=index, name=self.source.name(index), image=image, label=label,
+                            x=self.model.normalize(image.float()[None].to(self.device) / 255))
+        return self.current
+
+    @property
+    def cache(self) -> ScaleCache:
+        "The current image's ScaleCache (created on first use; the least recently used image's is dropped beyond `cache_images`)."
+        idx = self.current["index"]
+        if idx not in self._caches: self._caches[idx] = ScaleCache(self.model, self.current["x"], dtype=self.dtype)
+        self._caches.move_to_end(idx)
+        while len(self._caches) > self.cache_images: self._caches.popitem(last=False)
+        return self._caches[idx]
+
+    def clear_cache(self): self._caches.clear()
+
+    def plan(self, active: Sequence[float], merge: str) -> tuple[tuple, str, str]:
+        "(scales to merge, merge for `ScaleCache.merge`, a note for the status line); ValueError with the reason when unavailable."
+        if merge not in EXPLORER_MERGES: raise ValueError(f"unknown merge {merge!r}; choose one of {', '.join(EXPLORER_MERGES)}")
+        active = tuple(sorted(active))
+        if not active: raise ValueError("no scale is checked: check at least one")
+        if merge == "single":
+            s = active[-1]
+            return (s,), "average", f"single scale {s:g}" + (f" (the highest of the {len(active)} checked)" if len(active) > 1 else "")
+        if merge == "attention":
+            self.model.check_scales(active)                                # explicit / single models refuse other sets, with the reason
+            return active, "attention", f"{self.model.method} attention on {', '.join(f'{s:g}' for s in active)}"
+        return active, merge, f"{merge} of {', '.join(f'{s:g}' for s in active)}"
+
+    def merge(self, scales, merge: str = "attention") -> ScaleOutput:
+        "The current image's outputs for `scales` merged with `merge` (attention/average/max), at the image size; new scales run once."
+        return self.cache.merge(scales, merge)
+
+    def score(self, pred: torch.Tensor) -> tuple[float | None, list | None]:
+        "(image mIoU, per-class IoU) of `pred` against the current label, recorded for the running mIoU; (None, None) without a label."
+        lab, idx = self.current["label"], self.current["index"]
+        if lab is None: self.seen.pop(idx, None); return None, None
+        cm = ConfusionMatrix(self.model.classes).update(pred[None], lab[None])
+        self.seen[idx] = cm.matrix.clone()
+        return cm.miou(), cm.iou().tolist()
+
+    def running(self) -> tuple[float | None, int]:
+        "(mIoU of the summed confusion matrices of the images seen, their number)."
+        if not self.seen: return None, 0
+        cm = ConfusionMatrix(self.model.classes); cm.matrix = sum(self.seen.values())
+        return cm.miou(), len(self.seen)
+
+    @torch.no_grad()
+    def inspect(self, out: ScaleOutput, pred: torch.Tensor, scales, y: int, x: int, top: int = 3) -> dict:
+        "A pixel of a view: per-scale weights, merged class scores (softmax), prediction, label, each scale's top class."
+        H, Wd = pred.shape
+        if not (0 <= y < H and 0 <= x < Wd): raise ValueError(f"pixel (y={y}, x={x}) is outside the {H}x{Wd} image")
+        p = out.logits[0, :, y, x].softmax(0)
+        lab = self.current["label"]
+        g = None if lab is None else int(lab[y, x])
+        scale_top = {}
+        for s in scales:
+            ps = out.scale_logits[s][0, :, y, x].softmax(0); k = int(ps.argmax())
+            scale_top[s] = (self.classes[k], float(ps[k]))
+        return dict(y=y, x=x, weights={s: float(out.weights[s][0, 0, y, x]) for s in scales},
+                    scores={self.classes[k]: float(p[k]) for k in p.argsort(descending=True)[:top].tolist()},
+                    pred=self.classes[int(pred[y, x])], scale_top=scale_top,
+                    gt=None if g is None else ("ignore" if g == IGNORE_INDEX else self.classes[g]))
+
+# %% ../nbs/09_explorer.ipynb #32fc91ce
+def draw_views(state: ExplorerState, out: ScaleOutput, pred: torch.Tensor, scales, scale_preds: bool = False, quality: int = 85) -> dict:
+    "JPEG bytes of a view: 'pred', 'error' (grey without a label), 'weights' {scale: map} and, with `scale_preds`, 'scale_preds' {scale: map}."
+    lab = state.current["label"]
+    err = error_map(pred.numpy(), lab.numpy()) if lab is not None else np.full((*pred.shape, 3), 200, np.uint8)
+    views = dict(pred=_jpeg(colorize(pred, state.palette), quality), error=_jpeg(err, quality),
+                 weights={s: _jpeg(weights_to_rgb(out.weights[s][0, 0]), quality) for s in scales}, scale_preds={})
+    if scale_preds: views["scale_preds"] = {s: _jpeg(colorize(out.scale_logits[s][0].argmax(0), state.palette), quality) for s in scales}
+    return views
+
+def iou_html(classes: Sequence[str], palette, iou) -> str:
+    "Per-class IoU as a small HTML table with the class colours; a note when there is no label."
+    if iou is None: return "<i>no label</i>"
+    rows = "".join(f"<tr><td><span style='background:rgb{tuple(int(v) for v in palette[k])};padding:0 7px'>&nbsp;</span></td>"
+                   f"<td>{n}</td><td style='text-align:right'>{'absent' if math.isnan(v) else f'{v:.3f}'}</td></tr>"
+                   for k, (n, v) in enumerate(zip(classes, iou)))
+    return f"<table style='font-size:12px;line-height:1.1'>{rows}</table>"
+
+def inspect_html(d: dict) -> str:
+    "An `ExplorerState.inspect` result as HTML: the pixel, its class and label, class scores, and a row per scale."
+    rows = "".join(f"<tr><td>{s:g}</td><td style='text-align:right'>{w:.3f}</td><td>{d['scale_top'][s][0]} ({d['scale_top'][s][1]:.2f})</td></tr>"
+                   for s, w in d["weights"].items())
+    scores = ", ".join(f"{k} {v:.2f}" for k, v in d["scores"].items())
+    return (f"<div style='font-size:12px'>y={d['y']}, x={d['x']}: <b>{d['pred']}</b> (label: {d['gt'] or '—'})<br>"
+            f"class scores: {scores}<table><tr><th>scale</th><th>weight</th><th>its top class</th></tr>{rows}</table></div>")
+
+def contact_sheet(panels: Sequence[tuple[str, bytes]], header: str, width: int = 240, cols: int = 4) -> PILImage.Image:
+    "Captioned image panels (title, encoded image) `cols` a row, each `width` pixels wide, under a `header` line."
+    from PIL import ImageDraw
+    ims = [(t, PILImage.open(io.BytesIO(b)).convert("RGB")) for t, b in panels if b]
+    ims = [(t, im.resize((width, max(1, round(im.height * width / im.width))))) for t, im in ims]
+    cap, head = 16, 20
+    rows = [ims[k:k + cols] for k in range(0, len(ims), cols)]
+    hs = [max(im.height for _, im in r) + cap for r in rows]
+    sheet = PILImage.new("RGB", (cols * width + (cols - 1) * 4, head + sum(hs) + 4 * (len(rows) - 1)), "white")
+    draw, y = ImageDraw.Draw(sheet), head
+    draw.text((2, 3), header, fill="black")
+    for r, h in zip(rows, hs):
+        for k, (t, im) in enumerate(r):
+            x = k * (width + 4); draw.text((x + 2, y + 2), t, fill="black"); sheet.paste(im, (x, y + cap))
+        y += h + 4
+    return sheet
+
+# %% ../nbs/09_explorer.ipynb #55b8a80f
+class ExplorerWidgets:
+    """The controls and layout of `ScaleExplorer`, how a view is put into them (`show_views`, `show_image`) and how they are
+    read (`active_scales`, `hold`); the subclass supplies `model_name`, `state`, `panel_width`, `jpeg_quality`, `_holding`,
+    `refresh`, `set_image` and the other `_on_*` handlers."""
+    def _view(self) -> W.Image: return W.Image(format="jpeg", layout=W.Layout(width=f"{self.panel_width}px", height="auto"))
 
     def _build_widgets(self, merge):
         names = list(PRETRAINED) + ([self.model_name] if self.model_name not in PRETRAINED else [])
         self.checkpoint_select = W.Dropdown(options=names, value=self.model_name, description="checkpoint")
-        self.checkpoint_path = W.Text(placeholder="or a checkpoint path, then Enter", continuous_update=False,
-                                      layout=W.Layout(width="260px"))
-        self.image_select = W.Dropdown(options=[(self.source.name(i), i) for i in range(len(self.source))], description="image")
+        self.checkpoint_path = W.Text(placeholder="or a checkpoint path, then Enter", continuous_update=False, layout=W.Layout(width="260px"))
+        self.image_select = W.Dropdown(options=self._image_options(), description="image")
         self.upload = W.FileUpload(accept="image/*", multiple=False, description="upload image")
-        self.scale_boxes = {s: W.Checkbox(value=False, description=f"{s:g}", indent=False, layout=W.Layout(width="56px"))
-                            for s in SCALES}
-        self.merge_select = W.ToggleButtons(options=list(EXPLORER_MERGES), value=merge, description="merge",
-                                            style={"button_width": "80px"})
+        self.scale_boxes = {s: W.Checkbox(value=False, description=f"{s:g}", indent=False, layout=W.Layout(width="56px")) for s in SCALES}
+        self.merge_select = W.ToggleButtons(options=list(EXPLORER_MERGES), value=merge, description="merge", style={"button_width": "80px"})
         self.scale_preds_toggle = W.ToggleButton(value=False, description="per-scale predictions", icon="th")
         self.status_label, self.miou_label, self.running_miou_label = W.HTML(), W.HTML(), W.HTML()
         self.iou_table, self.inspect_html = W.HTML(), W.HTML("<i>hover over or click a map to inspect a pixel</i>")
         self.image_view, self.gt_view, self.pred_view, self.error_view = (self._view() for _ in range(4))
-        self.weight_views = {s: self._view() for s in SCALES}
-        self.scale_pred_views = {s: self._view() for s in SCALES}
+        self.weight_views, self.scale_pred_views = {s: self._view() for s in SCALES}, {s: self._view() for s in SCALES}
         cap = lambda t: W.HTML(f"<b>{t}</b>")
         self._weight_cells = {s: W.VBox([cap(f"weight of scale {s:g}"), self.weight_views[s]]) for s in SCALES}
         self._pred_cells = {s: W.VBox([cap(f"prediction at scale {s:g}"), self.scale_pred_views[s]]) for s in SCALES}
         bar = weights_to_rgb(np.tile(np.linspace(1, 0, 128)[:, None], (1, 12)))
-        self._colorbar = W.HBox([W.Image(value=_jpeg(bar), format="jpeg", layout=W.Layout(width="12px", height="128px")),
-                                 W.HTML("1<br><br><br><br><br>0")], layout=W.Layout(align_items="flex-start"))
+        colorbar = W.HBox([W.Image(value=_jpeg(bar), format="jpeg", layout=W.Layout(width="12px", height="128px")),
+                           W.HTML("1<br><br><br><br><br>0")], layout=W.Layout(align_items="flex-start"))
         self.weights_box, self.scale_preds_box = W.HBox(layout=W.Layout(flex_flow="row wrap")), W.HBox(layout=W.Layout(flex_flow="row wrap"))
-        self._gt_caption, self._error_caption = cap("ground truth"), cap("error map")
-        legend = " ".join(f"<span style='background:rgb{c};padding:0 6px'>&nbsp;</span> {k}" for k, c in ERROR_COLORS.items())
-        self.ui = W.VBox([
-            W.HBox([self.checkpoint_select, self.checkpoint_path]),
-            W.HBox([self.image_select, self.upload]),
-            W.HBox([W.HTML("<b>scales</b>&nbsp;"), *self.scale_boxes.values()]),
-            W.HBox([self.merge_select, self.scale_preds_toggle]),
-            self.status_label,
-            W.HBox([self.miou_label, W.HTML("&nbsp;&nbsp;|&nbsp;&nbsp;"), self.running_miou_label]),
-            W.HBox([W.VBox([W.HBox([W.VBox([cap("image"), self.image_view]), W.VBox([self._gt_caption, self.gt_view])]),
-                            W.HBox([W.VBox([cap("merged prediction"), self.pred_view]),
-                                    W.VBox([self._error_caption, self.error_view, W.HTML(f"<small>{legend}</small>")])])]),
-                    W.VBox([cap("per-class IoU"), self.iou_table, cap("pixel"), self.inspect_html])]),
-            W.HBox([self.weights_box, self._colorbar]),
-            self.scale_preds_box,
-        ])
+        self._gt_caption, legend = cap("ground truth"), " ".join(f"<span style='background:rgb{c};padding:0 6px'>&nbsp;</span> {k}"
+                                                                   for k, c in ERROR_COLORS.items())
+        maps = W.VBox([W.HBox([W.VBox([cap("image"), self.image_view]), W.VBox([self._gt_caption, self.gt_view])]),
+                       W.HBox([W.VBox([cap("merged prediction"), self.pred_view]),
+                               W.VBox([cap("error map"), self.error_view, W.HTML(f"<small>{legend}</small>")])])])
+        self.ui = W.VBox([W.HBox([self.checkpoint_select, self.checkpoint_path]), W.HBox([self.image_select, self.upload]),
+                          W.HBox([W.HTML("<b>scales</b>&nbsp;"), *self.scale_boxes.values()]), W.HBox([self.merge_select, self.scale_preds_toggle]),
+                          self.status_label, W.HBox([self.miou_label, W.HTML("&nbsp;&nbsp;|&nbsp;&nbsp;"), self.running_miou_label]),
+                          W.HBox([maps, W.VBox([cap("per-class IoU"), self.iou_table, cap("pixel"), self.inspect_html])]),
+                          W.HBox([self.weights_box, colorbar]), self.scale_preds_box])
         # CSS classes, so a browser test (tests/test_explorer_browser.py) can find the controls
-        self.ui.add_class("scaleattn-explorer"); self.status_label.add_class("scaleattn-status")
-        self.miou_label.add_class("scaleattn-miou"); self.running_miou_label.add_class("scaleattn-running-miou")
-        for s, b in self.scale_boxes.items(): b.add_class(scale_css_class(s))
-        for b in self.scale_boxes.values(): b.observe(self._on_change, "value")
-        self.merge_select.observe(self._on_change, "value")
-        self.scale_preds_toggle.observe(self._on_change, "value")
-        self.image_select.observe(self._on_image, "value")
-        self.checkpoint_select.observe(self._on_checkpoint, "value")
-        self.checkpoint_path.observe(self._on_checkpoint_path, "value")
-        self.upload.observe(self._on_upload, "value")
+        for w, c in ((self.ui, "explorer"), (self.status_label, "status"), (self.miou_label, "miou"), (self.running_miou_label, "running-miou")):
+            w.add_class(f"scaleattn-{c}")
+        for s, b in self.scale_boxes.items(): b.add_class(scale_css_class(s)); b.observe(self._on_change, "value")
+        for w, f in ((self.merge_select, self._on_change), (self.scale_preds_toggle, self._on_change), (self.image_select, self._on_image),
+                     (self.checkpoint_select, self._on_checkpoint), (self.checkpoint_path, self._on_checkpoint_path), (self.upload, self._on_upload)):
+            w.observe(f, "value")
         self._connect_pixel_events()
 
     def _connect_pixel_events(self):
         "Hover/click on any map → `inspect`; ipyevents when installed, else two sliders."
         views = [self.image_view, self.gt_view, self.pred_view, self.error_view, *self.weight_views.values(), *self.scale_pred_views.values()]
+        self._events = []
         try: from ipyevents import Event
         except ImportError:
             self.pixel_y, self.pixel_x = W.IntSlider(description="pixel y"), W.IntSlider(description="pixel x")
             for s in (self.pixel_y, self.pixel_x): s.observe(lambda _: self._show_inspect(self.pixel_y.value, self.pixel_x.value), "value")
             self.ui.children = (*self.ui.children, W.HBox([self.pixel_y, self.pixel_x]))
-            self._events = []
             return
-        self._events = []
         for v in views:
             ev = Event(source=v, watched_events=["click", "mousemove"], wait=60, throttle_or_debounce="throttle")
-            ev.on_dom_event(self._on_pixel_event)
+            ev.on_dom_event(lambda e: "dataX" in e and self.out is not None and self._show_inspect(int(e["dataY"]), int(e["dataX"])))
             self._events.append(ev)
-
-    def _on_pixel_event(self, event):
-        if "dataX" not in event or self.out is None: return
-        self._show_inspect(int(event["dataY"]), int(event["dataX"]))
 
     def _repr_mimebundle_(self, **kw):
         "The live widget, and a still of the current view for pages without a kernel (docs site, GitHub: they skip the widget)."
@@ -233,35 +331,87 @@ class ScaleExplorer:
     def snapshot(self, width: int = 240) -> PILImage.Image:
         """The current view as one still image: image, ground truth, merged prediction, error map, then the effective weight
         of each shown scale, each panel `width` pixels wide and captioned, under a line with the model, scales, merge and mIoU."""
-        from PIL import ImageDraw
         panels = [("image", self.image_view), ("ground truth", self.gt_view), ("merged prediction", self.pred_view),
                   ("error map", self.error_view)] + [(f"weight of scale {s:g}", self.weight_views[s]) for s in self.shown_scales]
-        ims = [(t, PILImage.open(io.BytesIO(v.value)).convert("RGB")) for t, v in panels if v.value]
-        ims = [(t, im.resize((width, max(1, round(im.height * width / im.width))))) for t, im in ims]
-        cols, cap, head = 4, 16, 20
-        rows = [ims[k:k + cols] for k in range(0, len(ims), cols)]
-        hs = [max(im.height for _, im in r) + cap for r in rows]
-        sheet = PILImage.new("RGB", (cols * width + (cols - 1) * 4, head + sum(hs) + 4 * (len(rows) - 1)), "white")
-        draw, y = ImageDraw.Draw(sheet), head
         miou = f"image mIoU {_fmt(self.image_miou)}" if self.image_miou is not None else "no label"
-        draw.text((2, 3), f"{self.model_name} · {self.current['name']} · scales {', '.join(f'{s:g}' for s in self.shown_scales)}"
-                          f" · merge {self.merge_select.value} · {miou}", fill="black")
-        for r, h in zip(rows, hs):
-            for k, (t, im) in enumerate(r):
-                x = k * (width + 4); draw.text((x + 2, y + 2), t, fill="black"); sheet.paste(im, (x, y + cap))
-            y += h + 4
-        return sheet
+        return contact_sheet([(t, v.value) for t, v in panels], f"{self.model_name} · {self.current['name']} · scales "
+                             f"{', '.join(f'{s:g}' for s in self.shown_scales)} · merge {self.merge_select.value} · {miou}", width)
+
+    def _image_options(self) -> list[tuple[str, int]]: return [(self.state.source.name(k), k) for k in range(len(self.state.source))]
+
+    def show_views(self, views: dict, scales):
+        "Put `draw_views` output into the map widgets and show one weight map (and per-scale prediction) per scale."
+        self.pred_view.value, self.error_view.value = views["pred"], views["error"]
+        for s in scales: self.weight_views[s].value = views["weights"][s]
+        self.weights_box.children = [self._weight_cells[s] for s in scales]
+        for s, b in views["scale_preds"].items(): self.scale_pred_views[s].value = b
+        self.scale_preds_box.children = [self._pred_cells[s] for s in scales if s in views["scale_preds"]]
+
+    def show_image(self, image: torch.Tensor, label: torch.Tensor | None, palette):
+        "The image and ground-truth panels (grey, captioned 'none', without a label)."
+        self.image_view.value = _jpeg(image.permute(1, 2, 0).numpy(), self.jpeg_quality)
+        grey = np.full((*image.shape[-2:], 3), 200, np.uint8)
+        self.gt_view.value = _jpeg(colorize(label, palette) if label is not None else grey, self.jpeg_quality)
+        self._gt_caption.value = "<b>ground truth</b>" if label is not None else "<b>ground truth</b> <i>(none for this image)</i>"
+
+    # ---- reading and batching the controls ----
+    def active_scales(self) -> tuple[float, ...]: return tuple(s for s in SCALES if self.scale_boxes[s].value)
+
+    @contextmanager
+    def hold(self, refresh: bool = True):
+        "Change several controls, then redraw once."
+        self._holding += 1
+        try: yield self
+        finally:
+            self._holding -= 1
+            if refresh and not self._holding: self.refresh()
+
+    def _status(self, html: str): self.status_label.value = html
+
+    def _on_upload(self, change):
+        for f in change["new"] or ():
+            try:
+                with PILImage.open(io.BytesIO(bytes(f["content"]))) as im: arr = np.asarray(im.convert("RGB"))
+            except (OSError, ValueError) as e:
+                self._status(f"<b style='color:#b00'>could not read {f.get('name', 'the upload')}</b>: {e}"); continue
+            self.set_image(arr, None, name=f"upload: {f.get('name', 'image')}")
+
+# %% ../nbs/09_explorer.ipynb #bce74de8
+class ScaleExplorer(ExplorerWidgets):
+    "Live multi-scale explorer: toggle scales and merges, see weights, predictions and mIoU. Display it as the last value of a cell."
+    def __init__(self, checkpoint: str | None = "camvid-hierarchical", model: MultiScaleNet | None = None, dataset="sample",
+                 root=None, split: str = "val", folder=None, scales: Sequence[float] | None = None, merge: str = "attention",
+                 index: int = 0, device=None, max_side: int | None = 720, panel_width: int = 320, jpeg_quality: int = 85,
+                 cache_images: int = 4, class_names: Sequence[str] | None = None, palette=None, toggle_threads: int | None = 1,
+                 progressive: bool = True, precision: str = "fp32"):
+        if merge not in EXPLORER_MERGES: raise ValueError(f"unknown merge {merge!r}; choose one of {', '.join(EXPLORER_MERGES)}")
+        self.panel_width, self.jpeg_quality, self.toggle_threads, self.progressive = panel_width, jpeg_quality, toggle_threads, progressive
+        source = folder_source(folder) if folder is not None else dataset_source(dataset, root, split)
+        if model is None:
+            if checkpoint is None: raise ValueError("give a checkpoint (a shipped name or a path) or a model")
+            model, self.model_name = load_model(checkpoint).eval(), str(checkpoint)
+        else: self.model_name = "(given model)"
+        self.state = ExplorerState(source, model, device or "cpu", forward_dtype(precision), max_side, cache_images, class_names, palette)
+        self._holding, self.out, self.pred, self.shown_scales = 0, None, None, ()
+        self.image_miou = self.image_iou = self.running_miou = None
+        self.last_timing: dict[str, float] = {}
+        self._build_widgets(merge)
+        self._tick(scales)
+        self._load_image(index)
+        self.refresh()
+
+    model = property(lambda self: self.state.model)
+    current = property(lambda self: self.state.current)
+    classes = property(lambda self: self.state.classes)
+    palette = property(lambda self: self.state.palette)
+    source = property(lambda self: self.state.source)
+    dtype = property(lambda self: self.state.dtype, lambda self, d: setattr(self.state, "dtype", d))
+
 
     # ---- model and image ----------------------------------------------------------------------------------------
-    def _set_model(self, model: MultiScaleNet, scales=None):
-        self.model = model.to(self.device).eval().to(memory_format=torch.channels_last)   # ~15% faster convs on CPU
-        self.classes = list(self._names_override or (self.source.classes if self.source.classes and len(self.source.classes) == model.classes
-                            else CAMVID_CLASSES if model.classes == len(CAMVID_CLASSES) else [str(i) for i in range(model.classes)]))
-        pal = self._palette_override if self._palette_override is not None else (
-            self.source.palette if self.source.palette is not None and len(self.source.palette) == model.classes else model_palette(model))
-        self.palette = np.asarray(pal, np.uint8)
-        self._cache.clear(); self._seen.clear(); self.out = None
-        want = tuple(scales) if scales is not None else default_view_scales(model)
+    def _tick(self, scales=None):
+        "Tick `scales` (default: `default_view_scales` of the model) without redrawing."
+        want = tuple(scales) if scales is not None else default_view_scales(self.model)
         bad = [s for s in want if s not in SCALES]
         if bad: raise ValueError(f"scales {bad} are not offered; choose from {SCALES}")
         with self.hold(refresh=False):
@@ -275,133 +425,52 @@ class ScaleExplorer:
             return False
         self.model_name = str(checkpoint)
         with self.hold():
-            self._set_model(model)
-            if self._image_index is not None: self._load_image(self._image_index)
+            self.state.set_model(model); self.out = None                   # the current image stays, normalised for the new model
+            self._tick()
+            self.show_image(self.current["image"], self.current["label"], self.palette)
         return True
 
     def _load_image(self, index: int):
-        image, label = self.source.load(index)
-        image = image.as_subclass(torch.Tensor) if isinstance(image, torch.Tensor) else torch.from_numpy(as_rgb(image)).permute(2, 0, 1)
-        H, Wd = image.shape[-2:]
-        if self.max_side and max(H, Wd) > self.max_side:                    # keep CPU latency bounded on large images
-            f = self.max_side / max(H, Wd); size = (max(1, round(H * f)), max(1, round(Wd * f)))
-            image = torch.nn.functional.interpolate(image[None].float(), size, mode="bilinear", antialias=True,
-                                                    align_corners=False)[0].round().clamp(0, 255).to(torch.uint8)
-            if label is not None: label = resize_labels(label, size)
-        if label is not None and bool((label == IGNORE_INDEX).all()): label = None
-        self._image_index = index
-        self.current = dict(index=index, name=self.source.name(index), image=image, label=label,
-                            x=self.model.normalize(image.float()[None].to(self.device) / 255))
-        self.image_view.value = _jpeg(image.permute(1, 2, 0).numpy(), self.jpeg_quality)
-        grey = lambda: np.full((*image.shape[-2:], 3), 200, np.uint8)
-        self.gt_view.value = _jpeg(colorize(label, self.palette) if label is not None else grey(), self.jpeg_quality)
-        self._gt_caption.value = "<b>ground truth</b>" if label is not None else "<b>ground truth</b> <i>(none for this image)</i>"
+        c = self.state.load_image(index)
+        self.show_image(c["image"], c["label"], self.palette)
 
     def set_image(self, image, label=None, name: str = "image") -> int:
         "Add an image (and optional label) to the picker and show it; returns its index."
         i = self.source.add(name, image, label)
         with self.hold(refresh=False):                                     # new options may reset the value: redraw once, below
-            self.image_select.options = [(self.source.name(k), k) for k in range(len(self.source))]
+            self.image_select.options = self._image_options()
         self.image_select.value = i                                        # → _on_image → refresh
         return i
 
-    # ---- per-scale cache and merge ------------------------------------------------------------------------------
-    def active_scales(self) -> tuple[float, ...]:
-        return tuple(s for s in SCALES if self.scale_boxes[s].value)
-
-    @torch.no_grad()
-    def per_scale(self, scales) -> dict:
-        "Cached `forward_scale` outputs of the current image for `scales` (running the trunk only for scales not seen yet)."
-        idx = self.current["index"]
-        c = self._cache.setdefault(idx, {}); self._cache.move_to_end(idx)
-        while len(self._cache) > self.cache_images: self._cache.popitem(last=False)
-        for s in scales:
-            if s not in c:
-                with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32):
-                    o = self.model.forward_scale(self.current["x"], s)
-                c[s] = {k: v.float() if torch.is_tensor(v) and v.is_floating_point() else v for k, v in o.items()}  # merge in fp32
-        return {s: c[s] for s in scales}
-
-    def _merge_plan(self):
-        "(scales to merge, merge for merge_scales, note); ValueError with the reason when the setting is unavailable."
-        active, merge = self.active_scales(), self.merge_select.value
-        if not active: raise ValueError("no scale is checked: check at least one")
-        if merge == "single":
-            s = active[-1]
-            note = f"single scale {s:g}" + (f" (the highest of the {len(active)} checked)" if len(active) > 1 else "")
-            return (s,), "average", note
-        if merge == "attention":
-            self.model.check_scales(active)                                # explicit / single models refuse other sets, with the reason
-            return active, "attention", f"{self.model.method} attention on {', '.join(f'{s:g}' for s in active)}"
-        return active, merge, f"{merge} of {', '.join(f'{s:g}' for s in active)}"
-
-    def work_size(self) -> tuple[int, int]:
-        "Scale 1.0's logit resolution for the current image: where the merge happens (as in `infer.predict`)."
-        r = self.model.trunk.stride
-        return tuple(math.ceil(v / r) for v in self.current["image"].shape[-2:])
-
-    @torch.no_grad()
-    def merge(self, scales, merge: str = "attention") -> ScaleOutput:
-        "Merge the current image's per-scale outputs for `scales` with `merge` (attention/average/max) into a ScaleOutput at the image size."
-        if merge == "attention": self.model.check_scales(scales)
-        per = self.per_scale(scales)
-        # merge at scale 1.0's logit resolution, then resize only the merged logits and the weights to the image size:
-        # a toggle then costs 1 + S small resizes instead of 2S + 1 large ones; per-scale logits are resized when looked at
-        o = self.model.merge_scales(per, self.work_size(), merge=merge)
-        size = tuple(self.current["image"].shape[-2:])
-        up = ((lambda w: torch.nn.functional.interpolate(w, size, mode="nearest")) if merge == "max"   # one-hot stays one-hot
-              else (lambda w: resize_logits(w, size)))
-        return ScaleOutput(resize_logits(o.logits, size), LazyResized(o.scale_logits, size), {s: up(w) for s, w in o.weights.items()},
-                           attn=o.attn)
-
-    def compute(self):
-        "Merge the cached per-scale outputs for the current settings; returns (ScaleOutput at the image size, scales, note)."
-        scales, merge, note = self._merge_plan()
-        return self.merge(scales, merge), scales, note
-
-    # ---- display ------------------------------------------------------------------------------------------------
-    @contextmanager
-    def hold(self, refresh: bool = True):
-        "Change several controls, then redraw once."
-        self._holding += 1
-        try: yield self
-        finally:
-            self._holding -= 1
-            if refresh and not self._holding: self.refresh()
-
-    def _status(self, html: str): self.status_label.value = html
-
+    # ---- updates ------------------------------------------------------------------------------------------------
     def refresh(self):
-        "Recompute (from the cache) and redraw; an unavailable setting keeps the last valid display and says why."
+        "Merge the cached per-scale outputs for the ticked scales and merge (new scales run first) and redraw; an unavailable setting keeps the last display and says why."
         if self._holding or self.current is None: return
-        t0 = time.perf_counter()
-        n_cached = len(self._cache.get(self.current["index"], {}))
-        first_draw = None
+        t0, first_draw = time.perf_counter(), None
         try:
-            scales, merge, note = self._merge_plan()
-            cache = self._cache.get(self.current["index"], {})
-            missing = [s for s in scales if s not in cache]
+            scales, merge, note = self.state.plan(self.active_scales(), self.merge_select.value)
+            cache = self.state.cache; n_before = cache.forwards
+            missing = cache.missing(scales)
             for k, s in enumerate(missing):                                # new scales run the trunk, lowest first, with all threads
-                self.per_scale([s])
+                cache.run([s])
                 if self.progressive and k < len(missing) - 1:              # show what is ready while the larger scales run
-                    have = tuple(v for v in scales if v in self._cache[self.current["index"]])
+                    have = tuple(v for v in scales if v not in missing[k + 1:])
                     try:
-                        with torch_threads(self.toggle_threads): self._show(self.merge(have, merge), have)
+                        with torch_threads(self.toggle_threads): self._show(cache.merge(have, merge), have)
                     except ValueError: continue                            # e.g. explicit attention needs all its scales
                     first_draw = first_draw or time.perf_counter()
                     self._status(f"{self.current['name']}: computing scale {missing[k + 1]:g} "
                                  f"({k + 2}/{len(missing)} new); showing {', '.join(f'{v:g}' for v in have)} meanwhile…")
-            with torch_threads(self.toggle_threads):                       # the re-merge and redraw are small ops: see below
+            with torch_threads(self.toggle_threads):                       # the re-merge and redraw are small ops: see above
                 t1 = time.perf_counter()
-                out = self.merge(scales, merge)
+                out = cache.merge(scales, merge)
         except ValueError as e:
-            self._status(f"<b style='color:#b00'>unavailable</b>: {e}. " +
-                         ("Still showing the last valid result." if self.out is not None else ""))
+            self._status(f"<b style='color:#b00'>unavailable</b>: {e}. " + ("Still showing the last valid result." if self.out is not None else ""))
             return False
         with torch_threads(self.toggle_threads):
             self._show(out, scales)
             t2 = time.perf_counter()
-        ran = len(self._cache.get(self.current["index"], {})) - n_cached
+        ran = cache.forwards - n_before
         self.last_timing = dict(forward_ms=(t1 - t0) * 1e3, merge_draw_ms=(t2 - t1) * 1e3, total_ms=(t2 - t0) * 1e3, forwards=ran,
                                 first_draw_ms=((first_draw or t2) - t0) * 1e3)
         self._status(f"{self.current['name']}: {note} · {self.model_name} ({self.model.method}, {str(self.dtype).replace('torch.', '')}) · "
@@ -411,72 +480,22 @@ class ScaleExplorer:
     def _show(self, out: ScaleOutput, scales):
         self.out, self.shown_scales = out, tuple(scales)
         self.pred = out.logits[0].max(0).indices          # = argmax(0) (first maximum), 3x faster over the class axis on CPU
-        self._draw()
-
-    def _draw(self):
-        q, lab, pred, out = self.jpeg_quality, self.current["label"], self.pred, self.out
-        self.pred_view.value = _jpeg(colorize(pred, self.palette), q)
-        if lab is not None:
-            self.error_view.value = _jpeg(error_map(pred.numpy(), lab.numpy()), q)
-            cm = ConfusionMatrix(self.model.classes).update(pred[None], lab[None])
-            self._seen[self.current["index"]] = cm.matrix.clone()
-            iou = cm.iou().tolist()
-            self.image_miou, self.image_iou = cm.miou(), iou
-            self.miou_label.value = f"<b>image mIoU {_fmt(self.image_miou)}</b>"
-        else:
-            self.error_view.value = _jpeg(np.full((*pred.shape, 3), 200, np.uint8), q)
-            self._seen.pop(self.current["index"], None)
-            self.image_miou, self.image_iou = None, None
-            self.miou_label.value = "<b>image mIoU —</b> <i>(no label for this image)</i>"
-        self.running_miou, n = self._running()
+        self.show_views(draw_views(self.state, out, self.pred, self.shown_scales, self.scale_preds_toggle.value, self.jpeg_quality), scales)
+        self.image_miou, self.image_iou = self.state.score(self.pred)
+        self.miou_label.value = (f"<b>image mIoU {_fmt(self.image_miou)}</b>" if self.image_iou is not None
+                                 else "<b>image mIoU —</b> <i>(no label for this image)</i>")
+        self.running_miou, n = self.state.running()
         self.running_miou_label.value = f"running mIoU {_fmt(self.running_miou)} over {n} image{'s' if n != 1 else ''}"
-        self.iou_table.value = self._iou_html()
-        for s in self.shown_scales: self.weight_views[s].value = _jpeg(weights_to_rgb(out.weights[s][0, 0]), q)
-        self.weights_box.children = [self._weight_cells[s] for s in self.shown_scales]
-        if self.scale_preds_toggle.value:
-            for s in self.shown_scales: self.scale_pred_views[s].value = _jpeg(colorize(out.scale_logits[s][0].argmax(0), self.palette), q)
-            self.scale_preds_box.children = [self._pred_cells[s] for s in self.shown_scales]
-        else: self.scale_preds_box.children = []
+        self.iou_table.value = iou_html(self.classes, self.palette, self.image_iou)
 
-    def _running(self):
-        if not self._seen: return None, 0
-        cm = ConfusionMatrix(self.model.classes); cm.matrix = sum(self._seen.values())
-        return cm.miou(), len(self._seen)
-
-    def _iou_html(self) -> str:
-        if self.image_iou is None: return "<i>no label</i>"
-        rows = "".join(f"<tr><td><span style='background:rgb{tuple(int(v) for v in self.palette[k])};padding:0 7px'>&nbsp;</span></td>"
-                       f"<td>{n}</td><td style='text-align:right'>{'absent' if math.isnan(v) else f'{v:.3f}'}</td></tr>"
-                       for k, (n, v) in enumerate(zip(self.classes, self.image_iou)))
-        return f"<table style='font-size:12px;line-height:1.1'>{rows}</table>"
-
-    # ---- pixel inspection ---------------------------------------------------------------------------------------
-    @torch.no_grad()
     def inspect(self, y: int, x: int, top: int = 3) -> dict:
         "A pixel of the current view: per-scale weights, merged class scores (softmax), prediction, label, per-scale top classes."
         if self.out is None: raise ValueError("nothing is shown yet")
-        H, Wd = self.pred.shape
-        if not (0 <= y < H and 0 <= x < Wd): raise ValueError(f"pixel (y={y}, x={x}) is outside the {H}x{Wd} image")
-        p = self.out.logits[0, :, y, x].softmax(0)
-        order = p.argsort(descending=True)[:top].tolist()
-        lab = self.current["label"]
-        g = None if lab is None else int(lab[y, x])
-        scale_top = {}
-        for s in self.shown_scales:
-            ps = self.out.scale_logits[s][0, :, y, x].softmax(0); k = int(ps.argmax())
-            scale_top[s] = (self.classes[k], float(ps[k]))
-        return dict(y=y, x=x, weights={s: float(self.out.weights[s][0, 0, y, x]) for s in self.shown_scales},
-                    scores={self.classes[k]: float(p[k]) for k in order}, pred=self.classes[int(self.pred[y, x])],
-                    gt=None if g is None else ("ignore" if g == IGNORE_INDEX else self.classes[g]), scale_top=scale_top)
+        return self.state.inspect(self.out, self.pred, self.shown_scales, y, x, top)
 
     def _show_inspect(self, y: int, x: int):
-        try: d = self.inspect(y, x)
-        except ValueError as e: self.inspect_html.value = f"<i>{e}</i>"; return
-        rows = "".join(f"<tr><td>{s:g}</td><td style='text-align:right'>{w:.3f}</td><td>{d['scale_top'][s][0]} ({d['scale_top'][s][1]:.2f})</td></tr>"
-                       for s, w in d["weights"].items())
-        scores = ", ".join(f"{k} {v:.2f}" for k, v in d["scores"].items())
-        self.inspect_html.value = (f"<div style='font-size:12px'>y={y}, x={x}: <b>{d['pred']}</b> (label: {d['gt'] or '—'})<br>"
-                                   f"class scores: {scores}<table><tr><th>scale</th><th>weight</th><th>its top class</th></tr>{rows}</table></div>")
+        try: self.inspect_html.value = inspect_html(self.inspect(y, x))
+        except ValueError as e: self.inspect_html.value = f"<i>{e}</i>"
 
     # ---- events -------------------------------------------------------------------------------------------------
     def _on_change(self, _=None): self.refresh()
@@ -493,15 +512,6 @@ class ScaleExplorer:
 
     def _on_checkpoint_path(self, change):
         path = change["new"].strip()
-        if not path: return
-        if self.load_checkpoint(path):
+        if path and self.load_checkpoint(path):
             if path not in self.checkpoint_select.options: self.checkpoint_select.options = [*self.checkpoint_select.options, path]
             self.checkpoint_select.value = path
-
-    def _on_upload(self, change):
-        for f in change["new"] or ():
-            try:
-                with PILImage.open(io.BytesIO(bytes(f["content"]))) as im: arr = np.asarray(im.convert("RGB"))
-            except (OSError, ValueError) as e:
-                self._status(f"<b style='color:#b00'>could not read {f.get('name', 'the upload')}</b>: {e}"); continue
-            self.set_image(arr, None, name=f"upload: {f.get('name', 'image')}")

@@ -19,9 +19,9 @@ from .cli import command, ListAction
 # %% auto #0
 __all__ = ['MERGE_CHOICES', 'PAPER_SCALE_WEIGHT', 'HASH_EXCLUDE', 'RESULT_FILE', 'TRAIN_FILE', 'EVAL_BN_BATCHES',
            'EVAL_BN_BATCH_SIZE', 'EVAL_PROCEDURE', 'ROW_CONFIG_FIELDS', 'SAVED_RUNS', 'Eval', 'group_of', 'Experiment',
-           'trunk_name', 'expand', 'config_hash', 'Grid', 'evaluate_sharded', 'evaluate_many', 'prepare_for_eval',
-           'training_flops_per_image', 'run_experiment', 'load_results', 'collect_results', 'run_grid', 'summarize',
-           'results_table', 'plot_results', 'results_dir', 'show_results', 'run_scale_figure', 'run_grid_cli']
+           'trunk_name', 'expand', 'config_hash', 'Grid', 'prepare_for_eval', 'training_flops_per_image',
+           'run_experiment', 'load_results', 'collect_results', 'run_grid', 'summarize', 'results_table',
+           'plot_results', 'results_dir', 'show_results', 'run_scale_figure', 'run_grid_cli']
 
 # %% ../nbs/21_grid.ipynb #f53e39d0
 MERGE_CHOICES = ("attention", "average", "max")
@@ -223,60 +223,9 @@ class Grid:
         return cls.from_dict(d)
 
 # %% ../nbs/21_grid.ipynb #9d8b37be
-from .infer import predict, evaluate, recalibrate_bn
-from .metrics import ConfusionMatrix
+from .infer import evaluate_many, recalibrate_bn
 from .models import load_model, create_model
 from .data import get_dataset, eval_transforms
-
-@torch.no_grad()
-def evaluate_sharded(model, dataset, ev: Eval, device=None, progress: bool = False) -> dict:
-    "`infer.evaluate`'s result for `ev`, each rank scoring every world-th image and the confusion matrices summed over ranks."
-    from tqdm.auto import tqdm
-    rank, world = dist_info()
-    device = torch.device(device or pick_device("auto"))
-    model = model.to(device).eval()
-    cm = ConfusionMatrix(dataset.num_classes, device=device)
-    for i in tqdm(range(rank, len(dataset), world), desc=f"eval {ev.name}", disable=not progress or rank != 0, leave=False):
-        x, y = dataset[i]
-        o = predict(model, x[None].to(device), ev.scales, ev.flip, ev.merge, keep_weights=False)
-        cm.update(o.logits, y[None].to(device))
-    cm.all_reduce()
-    res = cm.summary(getattr(dataset, "classes", None))
-    res.update(scales=list(ev.scales or model.train_scales), flip=ev.flip, merge=ev.merge, images=len(dataset))
-    return res
-
-@torch.no_grad()
-def evaluate_many(model, dataset, evals: Sequence[Eval], device=None, progress: bool = False) -> list[dict]:
-    """`evaluate_sharded` for several `evals` of one model on one dataset in one pass: each image runs `forward_scale` once per
-    scale in the union of their scale sets (and once more flipped if any eval flips), then every eval is a `merge_scales` of
-    those outputs. Single scale, average over {0.5, 1, 2} and over {0.25, 0.5, 1, 2} cost one {0.25, 0.5, 1, 2} pass, not three."""
-    from tqdm.auto import tqdm
-    evals = list(evals)
-    if not evals: return []
-    rank, world = dist_info()
-    device = torch.device(device or pick_device("auto"))
-    model = model.to(device).eval()
-    sets = [tuple(model.check_scales(ev.scales) if ev.merge == "attention" else sorted(ev.scales or model.train_scales))
-            for ev in evals]
-    union, flips = sorted({s for S in sets for s in S}), (False, True) if any(ev.flip for ev in evals) else (False,)
-    cms = [ConfusionMatrix(dataset.num_classes, device=device) for _ in evals]
-    desc = f"eval {len(evals)} settings" if len(evals) > 1 else f"eval {evals[0].name}"
-    for i in tqdm(range(rank, len(dataset), world), desc=desc, disable=not progress or rank != 0, leave=False):
-        x, y = dataset[i]
-        x, y, size = x[None].to(device), y[None].to(device), tuple(x.shape[-2:])
-        outs = {f: {s: model.forward_scale(x.flip(-1) if f else x, s) for s in union} for f in flips}
-        for cm, ev, S in zip(cms, evals, sets):
-            L = model.merge_scales({s: outs[False][s] for s in S}, size, ev.merge).logits
-            if ev.flip: L = (L + model.merge_scales({s: outs[True][s] for s in S}, size, ev.merge).logits.flip(-1)) / 2
-            cm.update(L, y)
-        del outs
-    res = []
-    for cm, ev in zip(cms, evals):
-        cm.all_reduce()
-        r = cm.summary(getattr(dataset, "classes", None))
-        r.update(scales=list(ev.scales or model.train_scales), flip=ev.flip, merge=ev.merge, images=len(dataset))
-        res.append(r)
-    return res
 
 # %% ../nbs/21_grid.ipynb #fa8f3a6c
 RESULT_FILE, TRAIN_FILE = "grid_result.json", "grid_train.json"
@@ -399,11 +348,11 @@ def run_experiment(exp: Experiment, cfg: TrainConfig, out_dir: Path, progress: b
         model.to(device)
         if plan["evals"]:                                   # the same on every rank: same images, same order (seeded)
             record["bn_layers_recalibrated"] = prepare_for_eval(model, cfg.dataset, cfg.root, cfg.train_split, cfg.freeze_bn)
-        by_split = {}                                       # one pass over each split for all its evals (evaluate_many)
+        by_split = {}                                       # one pass over each split for all its evals
         for e in plan["evals"]: by_split.setdefault(Eval(**e).split or cfg.val_split or "val", []).append(e)
         for split, es in by_split.items():
             ds = get_dataset(cfg.dataset, cfg.root, split, transform=eval_transforms(model.input_mean, model.input_std))
-            for e, metrics in zip(es, evaluate_many(model, ds, [Eval(**e) for e in es], device, progress)):
+            for e, metrics in zip(es, evaluate_many(model, ds, [Eval(**e) for e in es], device, progress=progress, desc=f"eval {exp.name} {split}")):
                 record["evals"].append(dict(eval=e, checkpoint=ck.name, metrics=metrics))
         del model
         order = [e.to_dict() for e in exp.evals]

@@ -10,7 +10,7 @@ import torch.distributed as dist
 from .merge import resize_logits
 
 # %% auto #0
-__all__ = ['ConfusionMatrix']
+__all__ = ['ConfusionMatrix', 'dist_info']
 
 # %% ../nbs/04_metrics.ipynb #d531bee0
 class ConfusionMatrix:
@@ -97,6 +97,10 @@ def _merge(self: ConfusionMatrix, other: ConfusionMatrix) -> ConfusionMatrix:
         raise ValueError(f"can only merge a ConfusionMatrix with {self.num_classes} classes, got {other!r}")
     self.matrix += other.matrix.to(self.matrix.device)
     return self
+
+def dist_info() -> tuple[int, int]:
+    "(rank, world size) of the initialised torch.distributed process group; (0, 1) outside one (e.g. without torchrun)."
+    return (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
 
 @_method
 def _all_reduce(self: ConfusionMatrix, group=None) -> ConfusionMatrix:

@@ -12,20 +12,20 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from .models import create_model, save_checkpoint, load_model, unseen_taps, _atrous_rates, METHODS, DECODERS
 from .fileio import ensure_writable_dir
 from .data import get_dataset, train_transforms, eval_transforms, make_feeder, CACHE_MODES, DATASETS
 from .losses import build_loss, LOSSES
-from .metrics import ConfusionMatrix
+from .metrics import ConfusionMatrix, dist_info
+from .infer import evaluate
 
 # %% auto #0
 __all__ = ['AMP_MODES', 'WIDTH_FIELDS', 'MODEL_OPTIONS', 'MODEL_FIELDS', 'PROBE_SKIP', 'PROBE_STEPS', 'PROBE_VAL_IMAGES', 'opt',
-           'TrainConfig', 'pick_device', 'amp_dtype', 'dist_info', 'broadcast_object', 'init_distributed',
-           'param_groups', 'poly_lambda', 'plan_iterations', 'validate', 'set_train_mode', 'warn_unseen_taps',
-           'NonFiniteLossError', 'sync_buffers', 'train', 'config_from_args', 'run_train']
+           'TrainConfig', 'pick_device', 'amp_dtype', 'broadcast_object', 'init_distributed', 'param_groups',
+           'poly_lambda', 'plan_iterations', 'set_train_mode', 'warn_unseen_taps', 'NonFiniteLossError', 'sync_buffers',
+           'train', 'config_from_args', 'run_train']
 
 # %% ../nbs/05_train.ipynb #0e398718
 AMP_MODES = ("auto", "bf16", "fp16", "off")
@@ -144,10 +144,6 @@ def amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
     if amp == "auto": return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return {"bf16": torch.bfloat16, "fp16": torch.float16}[amp]
 
-def dist_info() -> tuple[int, int]:
-    "(rank, world size); (0, 1) outside torchrun."
-    return (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
-
 def broadcast_object(obj):
     "Rank 0's `obj` on every rank (a no-op in one process)."
     if dist_info()[1] == 1: return obj
@@ -220,25 +216,6 @@ def _set_rng_state(st: dict) -> None:
     np.random.set_state(("MT19937", st["numpy"].numpy().astype(np.uint32), pos, has_gauss, gauss))
     if "cuda" in st and torch.cuda.is_available(): torch.cuda.set_rng_state_all(st["cuda"])
 
-# %% ../nbs/05_train.ipynb #3bcac13c
-@torch.no_grad()
-def validate(model, ds: Dataset, device, num_classes: int, batch_size: int = 1, workers: int = 0, scales=None,
-             amp: torch.dtype | None = None, progress: bool = False) -> ConfusionMatrix:
-    "Confusion matrix of `model` over `ds` (this rank's images, reduced over ranks)."
-    rank, world = dist_info()
-    idx = list(range(rank, len(ds), world))
-    dl = DataLoader(torch.utils.data.Subset(ds, idx), batch_size=batch_size, num_workers=workers)
-    cm = ConfusionMatrix(num_classes, device=device)
-    was_training = model.training; model.eval()
-    for x, y in tqdm(dl, desc="val", leave=False, disable=not progress):
-        x, y = x.to(device), y.to(device)
-        with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
-            out = model(x, scales=scales)
-        cm.update(out.logits.float(), y)
-    model.train(was_training)
-    cm.all_reduce()
-    return cm
-
 # %% ../nbs/05_train.ipynb #09d4dcf8
 def set_train_mode(model: torch.nn.Module, freeze_bn: bool = False) -> torch.nn.Module:
     "`model.train()`; with `freeze_bn` the trunk encoder's BatchNorm layers stay in eval mode (running statistics unchanged)."
@@ -285,6 +262,21 @@ def _log(path: Path, rec: dict) -> None:
 
 PROBE_SKIP, PROBE_STEPS, PROBE_VAL_IMAGES = 2, 5, 4   # budget planning: steps not timed (warm-up), steps timed, val images timed
 
+def _resume(cfg: TrainConfig, last_path: Path, core, opt, sched, scaler, plan: dict, budget_s, rank: int) -> tuple[int, float, float]:
+    "Load `last_path` into the model, optimiser, scheduler, scaler, RNGs and the budget plan; returns (iteration, best mIoU, wall seconds so far)."
+    ck = torch.load(last_path, map_location="cpu", weights_only=True)
+    saved, now = ck["extra"].get("train_config") or {}, cfg.to_dict()
+    diff = [f"{k}={saved.get(k)!r} there, {now[k]!r} here" for k in MODEL_FIELDS if saved and saved.get(k) != now[k]]
+    if diff: raise ValueError(f"--resume: {last_path} was trained with another model ({'; '.join(diff)}); "
+                              "resume with the same options, or train into a new --out")
+    core.load_state_dict(ck["state_dict"]); ex = ck["extra"]
+    opt.load_state_dict(ex["optimizer"]); sched.load_state_dict(ex["scheduler"]); scaler.load_state_dict(ex["scaler"])
+    it, best = int(ex["iteration"]), float(ex["best_miou"]); _set_rng_state(ex["rng"])
+    prog = ex.get("progress") or {}
+    if budget_s and prog.get("iterations_planned"): plan.update(total=int(prog["iterations_planned"]), replans=prog.get("replans", 0))
+    if rank == 0: print(f"resumed from {last_path} at iteration {it}/{plan['total'] or '(budget: to be planned)'}")
+    return it, best, float(prog.get("wall_s", 0.0))
+
 def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Module | None = None) -> dict:
     """Train according to `cfg`; returns a summary (best mIoU, iterations planned and done, whether the schedule finished, images
     seen, wall time, device, cache, paths, and the trained `model`). `loss_fn`/`model` override the built ones."""
@@ -328,20 +320,7 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
     loss_fn = loss_fn or build_loss(cfg.method, train_ds.num_classes, **{k: v for k, v in dict(
         loss=cfg.loss, aux_weight=cfg.aux_weight, scale_weight=cfg.scale_weight).items() if v is not None})
 
-    it, best, wall_before = 0, -1.0, 0.0
-    if cfg.resume:
-        ck = torch.load(last_path, map_location="cpu", weights_only=True)
-        saved, now = ck["extra"].get("train_config") or {}, cfg.to_dict()
-        diff = [f"{k}={saved.get(k)!r} there, {now[k]!r} here" for k in MODEL_FIELDS if saved and saved.get(k) != now[k]]
-        if diff: raise ValueError(f"--resume: {last_path} was trained with another model ({'; '.join(diff)}); "
-                                  "resume with the same options, or train into a new --out")
-        core.load_state_dict(ck["state_dict"]); ex = ck["extra"]
-        opt.load_state_dict(ex["optimizer"]); sched.load_state_dict(ex["scheduler"]); scaler.load_state_dict(ex["scaler"])
-        it, best = int(ex["iteration"]), float(ex["best_miou"]); _set_rng_state(ex["rng"])
-        prog = ex.get("progress") or {}
-        wall_before = float(prog.get("wall_s", 0.0))
-        if budget_s and prog.get("iterations_planned"): plan.update(total=int(prog["iterations_planned"]), replans=prog.get("replans", 0))
-        if rank == 0: print(f"resumed from {last_path} at iteration {it}/{plan['total'] or '(budget: to be planned)'}")
+    it, best, wall_before = _resume(cfg, last_path, core, opt, sched, scaler, plan, budget_s, rank) if cfg.resume else (0, -1.0, 0.0)
     if world > 1:
         if device.type == "cuda": model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
@@ -364,9 +343,9 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
         "(mIoU, seconds) of a validation over `ds`."
         t = time.perf_counter()
         sync_buffers(core)
-        cm = validate(core, ds, device, train_ds.num_classes, amp=dtype)
+        miou = evaluate(core, ds, device=device, amp=dtype, progress=False)["miou"]
         set_train_mode(core, cfg.freeze_bn)
-        return float(cm.miou()), time.perf_counter() - t
+        return float("nan") if miou is None else miou, time.perf_counter() - t
 
     costs = dict(val_s=0.0, save_s=0.0, step_t=0.0, step_n=0)   # measured: a validation, a save, steps after the warm-up
     def make_plan(step_s: float, downward_only: bool = False):

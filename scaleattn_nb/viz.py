@@ -132,20 +132,18 @@ def scale_figure(model, ds, indices: Sequence[int], scales=None, palette=None):
     scale's own prediction and its effective weight. `scales`: the model's default for its method when None; `palette`: CamVid's."""
     palette = CAMVID_PALETTE if palette is None else palette
     import matplotlib.pyplot as plt
-    from scaleattn_nb.infer import predict
-    from scaleattn_nb.merge import resize_logits
+    from scaleattn_nb.infer import ScaleCache
     model.eval(); scales = model.check_scales(scales)
     cols = 3 + 2 * len(scales)
     fig, axes = plt.subplots(len(indices), cols, figsize=(1.9 * cols, 1.6 * len(indices)), squeeze=False)
     mean, std = torch.tensor(model.input_mean)[:, None, None], torch.tensor(model.input_std)[:, None, None]
     for row, i in zip(axes, indices):
         x, y = ds[i]
-        o = predict(model, x[None], scales, keep_weights=True)
+        o = ScaleCache(model, x[None]).merge(scales)    # each scale runs once: the merge and its own prediction
         panels = [((x * std + mean).clamp(0, 1).permute(1, 2, 0).numpy(), "image"), (label_to_rgb(y, palette), "ground truth"),
                   (label_to_rgb(o.logits.argmax(1)[0], palette), "merged")]
         for s in scales:
-            ls = resize_logits(model.forward_scale(x[None], s)["logits"], tuple(x.shape[-2:]))
-            panels += [(label_to_rgb(ls.argmax(1)[0], palette), f"scale {s:g}"), (o.weights[s][0, 0].numpy(), f"weight {s:g}")]
+            panels += [(label_to_rgb(o.scale_logits[s].argmax(1)[0], palette), f"scale {s:g}"), (o.weights[s][0, 0].numpy(), f"weight {s:g}")]
         for ax, (im, t) in zip(row, panels):
             ax.imshow(im, cmap="gray", vmin=0, vmax=1) if im.ndim == 2 else ax.imshow(im)
             ax.set_title(t, fontsize=7); ax.axis("off")

@@ -1,11 +1,12 @@
-"Two processes on CPU with gloo under torchrun: both ranks end with identical weights and buffers, and validation reduces over ranks."
+"Two processes on CPU with gloo under torchrun: both ranks end with identical weights and buffers, and evaluation (what training validates with) reduces over ranks."
 import json, shutil, subprocess, sys, textwrap
 from pathlib import Path
 import torch
 
 SCRIPT = textwrap.dedent('''
-    import sys, torch, torch.distributed as dist
-    from scaleattn_nb.train import TrainConfig, train, validate, dist_info
+    import json, sys, torch, torch.distributed as dist
+    from scaleattn_nb.train import TrainConfig, train, dist_info
+    from scaleattn_nb.infer import evaluate
     from scaleattn_nb.data import get_dataset, eval_transforms
     out = sys.argv[1]
     cfg = TrainConfig(method="average", dataset="sample", crop_size=(64, 64), batch_size=4, iters=3, workers=0,
@@ -16,10 +17,10 @@ SCRIPT = textwrap.dedent('''
     # each rank's own weights after training (DDP must have kept them identical)
     model = res["model"]
     torch.save(model.state_dict(), f"{out}/state{rank}.pt")
-    # validation over this rank's half of the val split, confusion matrix reduced over both ranks
+    # evaluation over this rank's half of the val split, confusion matrices summed over both ranks
     ds = get_dataset("sample", None, "val", transform=eval_transforms(mean=model.input_mean, std=model.input_std))
-    cm = validate(model, ds, torch.device("cpu"), ds.num_classes)
-    torch.save(cm.matrix.cpu(), f"{out}/cm{rank}.pt")
+    res = evaluate(model, ds, device="cpu", progress=False)
+    json.dump(res, open(f"{out}/eval{rank}.json", "w"))
     dist.destroy_process_group()
 ''')
 
@@ -33,13 +34,13 @@ def test_ddp_two_ranks_cpu(tmp_path):
     s0, s1 = torch.load(tmp_path / "state0.pt"), torch.load(tmp_path / "state1.pt")
     differ = [k for k in s0 if not torch.equal(s0[k], s1[k])]
     assert not differ, f"ranks ended with different weights/buffers: {differ[:5]}"
-    # the reduced confusion matrix counts every val pixel once: equal on both ranks, and equal to a single-process pass
-    c0, c1 = torch.load(tmp_path / "cm0.pt"), torch.load(tmp_path / "cm1.pt")
-    assert torch.equal(c0, c1)
+    # the summed confusion matrices count every val pixel once: the same result on both ranks, and equal to a single-process pass
+    e0, e1 = (json.loads((tmp_path / f"eval{r}.json").read_text()) for r in (0, 1))
+    assert e0 == e1
     from scaleattn_nb.models import load_model
     from scaleattn_nb.data import get_dataset, eval_transforms
-    from scaleattn_nb.train import validate
+    from scaleattn_nb.infer import evaluate
     m = load_model(tmp_path / "last.pt")
     ds = get_dataset("sample", None, "val", transform=eval_transforms(mean=m.input_mean, std=m.input_std))
-    single = validate(m, ds, torch.device("cpu"), ds.num_classes)
-    assert torch.equal(single.matrix.cpu(), c0.cpu())
+    single = evaluate(m, ds, device="cpu", progress=False)
+    assert single == e0 and single["pixels"] == e0["pixels"] > 0, (single, e0)
