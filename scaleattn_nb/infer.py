@@ -193,11 +193,13 @@ class Setting(NamedTuple):
 
     @classmethod
     def of(cls, v) -> "Setting":
-        "A Setting from a Setting, a (scales, merge, flip) tuple, a dict, or any object with those attributes (e.g. `grid.Eval`)."
+        "A Setting from a Setting, a (scales, merge, flip) tuple, a dict, a bare list of scales, or an object with those attributes (`grid.Eval`)."
         if isinstance(v, cls): return v
         if isinstance(v, Mapping): return cls(v.get("scales"), v.get("merge", "attention"), bool(v.get("flip", False)))
         if isinstance(v, tuple): return cls(*v)
-        return cls(getattr(v, "scales"), getattr(v, "merge", "attention"), bool(getattr(v, "flip", False)))
+        if isinstance(v, (list, int, float)): return cls(v)
+        if not hasattr(v, "scales"): raise ValueError(f"cannot read an evaluation setting (scales, merge, flip) from {v!r}")
+        return cls(v.scales, getattr(v, "merge", "attention"), bool(getattr(v, "flip", False)))
 
 @torch.no_grad()
 def evaluate_many(model, dataset, settings: Sequence, device=None, workers: int = 0, batch_size: int = 1, normalize: bool = False,
