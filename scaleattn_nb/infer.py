@@ -92,10 +92,11 @@ class ScaleCache:
 
     @torch.no_grad()
     def _merge_one(self, scales, merge, size, weights: bool, flipped: bool) -> ScaleOutput:
-        o = self.model.merge_scales(self.run(scales, flipped), _work_size(self.model, self.size, scales), merge)
+        per = self.run(scales, flipped)
+        o = self.model.merge_scales(per, _work_size(self.model, self.size, scales), merge)
         W = {s: _upsample_weights(w, size, merge) for s, w in o.weights.items()} if weights else {}
-        SL = o.scale_logits
-        return ScaleOutput(resize_logits(o.logits, size), LazyMap(scales, lambda s: resize_logits(SL[s], size)), W, attn=o.attn)
+        # each scale's logits go from their own resolution straight to `size` (as model.merge_scales does), not via the work size
+        return ScaleOutput(resize_logits(o.logits, size), LazyMap(scales, lambda s: resize_logits(per[s]["logits"], size)), W, attn=o.attn)
 
     def merge(self, scales=None, merge: str = "attention", flip: bool | None = None, size=None, weights: bool = True) -> ScaleOutput:
         """`scales` (default: the model's training scales) merged with `merge` into a ScaleOutput at `size` (default: the image
