@@ -194,3 +194,27 @@ def test_suite_ddp_worker_gloo(tmp_path):
     assert r.get("status") == "ok", r.get("error")
     assert r["backend"] == "gloo" and r["all_reduce"] == [1.0] * 4 and len(r["ddp_losses"]) == 2
     assert r["env"]["WORLD_SIZE"] == "1" and r["train_ok"] and (tmp_path / "train" / "last.pt").is_file()
+
+
+def test_suite_worker_killed_at_its_limit(tmp_path):
+    "A torchrun worker past its time limit is killed with torchrun: torchrun puts its worker in a session of its own."
+    suite = _load_script(SUITE, "device_suite")
+    work = tmp_path / "w"
+    r = suite.run_worker("ddp", dict(out=str(tmp_path / "train"), batch=2, size=[64, 64], device="cpu"), work, timeout=6, torchrun=True)
+    assert r["timed_out"] and "killed at its time limit" in r["error"]
+    time.sleep(1)
+    left = subprocess.run(["pgrep", "-f", str(work / "ddp.spec.json")], capture_output=True, text=True).stdout.split()
+    assert not left, f"worker processes still running after the limit: {left}"
+    assert not (work / "ddp.result.json.pid").exists()
+
+
+def test_suite_flops_pool(tmp_path):
+    "The FLOP counts the bench needs, counted in a spawned process beside the smoke check, equal the ones counted in place."
+    res, _ = _suite(tmp_path, "bench", "--crop", "64", "64", "--flops-workers", "1", "--bench-steps", "1", "--weights", "none",
+                    budget=200)
+    assert res["flops_counts"]["workers"] == 1 and res["flops_counts"]["pool"] >= 3, res["flops_counts"]
+    rows = {r["name"]: r for r in res["bench"]["train"]}
+    assert [r["name"] for r in res["bench"]["train"]][:3] == ["single", "hierarchical (0.5,1)", "explicit {0.5,1,2}"]   # the targets' rows first
+    suite = _load_script(SUITE, "device_suite")
+    test = rows["hierarchical (0.5,1)"]
+    assert test["flops_per_image"] == suite._flops_per_image("hierarchical", (0.5, 1.0), (64, 64), {})
