@@ -17,7 +17,7 @@ from .cli import command, CommandError
 # %% auto #0
 __all__ = ['TRAIN_CONFIGS', 'INFER_CONFIGS', 'INFER_MEMORY_MODES', 'training_loss', 'training_flops', 'interleaved_median_times',
            'peak_train_memory', 'peak_infer_memory', 'infer_memory', 'run_bench', 'format_table', 'check_targets',
-           'loader_throughput', 'run_bench_cli']
+           'loader_throughput', 'run_bench_cli', 'suite_results', 'suite_report']
 
 # %% ../nbs/20_bench.ipynb #4d0c9012
 TRAIN_CONFIGS = [  # (row name, method, training scales)
@@ -304,3 +304,106 @@ def run_bench_cli(args: argparse.Namespace) -> int:
 if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "--memory-worker":
     _spec = json.loads(sys.argv[2])
     print(_measure_infer_peak(_spec) if _spec.get("kind") == "infer" else _measure_step_peak(_spec))
+
+# %% ../nbs/20_bench.ipynb #91f2408e
+def suite_results(path) -> dict:
+    "A device suite's `results.json` (the file, or the folder that holds it), checked to be one."
+    p = Path(path)
+    p = p / "results.json" if p.is_dir() else p
+    if not p.is_file(): raise FileNotFoundError(f"no device suite results at {p}")
+    res = json.loads(p.read_text())
+    if not str(res.get("format", "")).startswith("scaleattn_nb.device-suite/"):
+        raise ValueError(f"{p.name} is not a device suite's results (format {res.get('format')!r})")
+    return res
+
+def _md_table(head: Sequence[str], rows: Sequence[Sequence]) -> list[str]:
+    return ["| " + " | ".join(head) + " |", "|" + "|".join("---" if i == 0 else "---:" for i in range(len(head))) + "|",
+            *("| " + " | ".join(str(c) for c in r) + " |" for r in rows)]
+
+def _f(v, fmt: str = ".2f", none: str = "–") -> str:
+    return none if v is None else format(v, fmt)
+
+def _status(v) -> str:
+    "A suite part's status in a few words: 'ok', 'failed: why', or the skip reason."
+    if v is None: return "not run"
+    if isinstance(v, str): return v
+    st = str(v.get("status", "failed"))
+    return st if st == "ok" or not v.get("error") else f"{st}: {v['error'][:120]}"
+
+def _amp(p: dict) -> str: return "fp32" if p.get("amp") in (None, "off") else p["amp"]
+
+def suite_report(res: dict) -> str:
+    "Markdown tables of a device suite run: device and versions, smoke check, training cost and targets, loader, inference memory, shipped models."
+    env, out = res.get("env") or {}, []
+    dev = env.get("gpu") or f"no GPU ({env.get('cpu_count')} CPUs)"
+    out += [f"**{dev}**, torch {env.get('torch')} (CUDA {env.get('torch_cuda')}), run of {str(res.get('started', '?'))[:10]}: "
+            f"plan {', '.join(res.get('plan', []))}, {_f(res.get('wall_s'), '.0f')} s of a {_f(res.get('budget_s'), '.0f')} s budget"
+            + ("" if res.get("within_budget", True) else " (**over budget**)") + ".", ""]
+    v = env.get("versions") or {}
+    out += ["Versions: " + ", ".join(f"{k} {v[k]}" for k in ("torchvision", "timm", "segmentation_models_pytorch") if v.get(k))
+            + "".join(f", {k} {env[k]}" for k in ("cudnn", "nccl", "driver") if env.get(k))
+            + (f"; commit {env['git_commit'][:7]}" if env.get("git_commit") else "") + ".", ""]
+    if res.get("error"): out += [f"**The suite stopped with an error**: {res['error']}", ""]
+    sm = res.get("smoke")
+    if isinstance(sm, dict):
+        rows = []
+        for part in ("cuda_methods", "cpu_methods"):
+            p = sm.get(part)
+            if isinstance(p, dict):
+                for m, r in p.get("methods", {}).items():
+                    rows.append([f"{m} ({p['device']}, {_amp(p)}{', channels_last' if p.get('channels_last') else ''})", _status(r),
+                                 _f(r.get("step_s") and r["step_s"] * 1e3, ".1f"), _f(r.get("peak_bytes") and r["peak_bytes"] / 2**20, ".0f")])
+            elif p is not None and not str(p).startswith("skipped: CUDA present"): rows.append([part, _status(p), "–", "–"])
+        for part in ("ddp", "compile"):
+            p = sm.get(part)
+            if isinstance(p, dict) and part == "compile" and p.get("eager_step_s"):
+                rows.append([f"torch.compile ({p.get('method')}, batch {p.get('batch')})", _status(p) + (
+                    f": compiled in {p['compile_s']:.0f} s, step {p['eager_step_s'] * 1e3:.1f} → {p['compiled_step_s'] * 1e3:.1f} ms "
+                    f"({p['speedup']:.2f}x)" if p.get("compiled_step_s") else ""), _f(p["eager_step_s"] * 1e3, ".1f"), "–"])
+            else: rows.append(["DDP + scaleattn train under torchrun" if part == "ddp" else "torch.compile", _status(p), "–", "–"])
+        out += ["**Smoke check**: " + _status(sm), ""] + _md_table(["part", "status", "step ms", "peak MiB"], rows) + [""]
+    b = res.get("bench")
+    if isinstance(b, dict) and isinstance(b.get("train"), list):
+        ok = {r["name"]: r for r in b["train"] if r.get("status") == "ok"}
+        s, h = ok.get("single"), ok.get("hierarchical (0.5,1)")
+        rows = []
+        for r in b["train"]:
+            if r.get("status") != "ok": rows.append([r["name"], _status(r)] + ["–"] * 6); continue
+            rows.append([r["name"], f"{r['step_s'] * 1e3:.1f}", _f(s and r["step_s"] / s["step_s"]), f"{r['images_per_s']:.0f}",
+                         _f(r.get("peak_bytes") and r["peak_bytes"] / 2**20, ".0f"),
+                         _f(h and h.get("peak_bytes") and r.get("peak_bytes") and r["peak_bytes"] / h["peak_bytes"]),
+                         f"{r['flops_per_image'] / 1e9:.1f}", _f(r.get("mfu"), ".3f")])
+        size = "x".join(map(str, b.get("size", [])))
+        out += [f"**Training cost**, {size} crops, batch {b.get('batch')}, {_amp(b)}{', channels_last' if b.get('channels_last') else ''}, "
+                f"median of {b.get('steps')} steps:", ""]
+        out += _md_table(["configuration", "step ms", "x single", "images/s", "peak MiB", "x hierarchical", "GFLOPs/image", "MFU"], rows) + [""]
+        tg = b.get("targets") or {}
+        if tg: out += _md_table(["target", "value", "wanted", "met"], [[k, _f(t["value"]), t["target"], "yes" if t["met"] else "**no**"]
+                                                                     for k, t in tg.items()]) + [""]
+        ld = b.get("loader")
+        if isinstance(ld, dict):
+            model_ips = s and s["images_per_s"]
+            out += ["**Loader** (training feeder alone, same crops and batch): " + "; ".join(
+                f"cache {c}: " + (f"{r['images_per_s']:.0f} images/s" + (f" ({r['images_per_s'] / model_ips:.1f}x the single model's)"
+                                                                          if model_ips else "") if isinstance(r, dict) and "images_per_s" in r else _status(r))
+                for c, r in ld.items()) + ".", ""]
+        elif ld: out += [f"**Loader**: {ld}", ""]
+        im = b.get("infer_memory")
+        if isinstance(im, dict) and "peak_bytes" in im:
+            pk = im["peak_bytes"]
+            out += [f"**Inference memory**, scales {{{', '.join(f'{x:g}' for x in im['scales'])}}} at {'x'.join(map(str, im['size']))}: "
+                    + ", ".join(f"{k} {v / 2**20:.0f} MiB" for k, v in pk.items())
+                    + f"; streaming / single 2.0 = **{im['streaming_over_single2']:.2f}** (target ≤ 1.3), hold / single 2.0 = {im['hold_over_single2']:.2f}.", ""]
+        elif im: out += [f"**Inference memory**: {_status(im)}", ""]
+    sh = res.get("shipped")
+    if isinstance(sh, dict) and isinstance(sh.get("models"), dict):
+        rows = []
+        for name, m in sh["models"].items():
+            t = m.get("train") or {}
+            ev = "; ".join(f"{{{', '.join(f'{x:g}' for x in e['scales'])}}}{' ' + e['merge'] if e['merge'] != 'attention' else ''}"
+                           f"{' flip' if e['flip'] else ''} **{e['miou']:.3f}**" for e in m.get("evals", []) if e.get("status") == "ok")
+            rows.append([name, _status(m), _f(t.get("iterations"), "d"), _f(t.get("epochs"), ".1f"), _f(m.get("train_wall_s"), ".0f"), ev or "–"])
+        out += ["**Shipped models** (CamVid val mIoU):", ""] + _md_table(["model", "status", "iterations", "epochs", "train s", "val mIoU"], rows) + [""]
+    sk = res.get("skipped") or []
+    if sk: out += [f"**Skipped** ({len(sk)}): " + "; ".join(f"{w['what']} ({w['why'].removeprefix('skipped: ')})" for w in sk) + "."]
+    return "\n".join(out).strip() + "\n"
