@@ -221,7 +221,7 @@ class ExplorerState:
 def draw_views(state: ExplorerState, out: ScaleOutput, pred: torch.Tensor, scales, scale_preds: bool = False, quality: int = 85) -> dict:
     "JPEG bytes of a view: 'pred', 'error' (grey without a label), 'weights' {scale: map} and, with `scale_preds`, 'scale_preds' {scale: map}."
     lab = state.current["label"]
-    err = error_map(pred.numpy(), lab.numpy()) if lab is not None else np.full((*pred.shape, 3), 200, np.uint8)
+    err = error_map(pred, lab) if lab is not None else np.full((*pred.shape, 3), 200, np.uint8)
     views = dict(pred=_jpeg(colorize(pred, state.palette), quality), error=_jpeg(err, quality),
                  weights={s: _jpeg(weights_to_rgb(out.weights[s][0, 0]), quality) for s in scales}, scale_preds={})
     if scale_preds: views["scale_preds"] = {s: _jpeg(colorize(out.scale_logits[s][0].argmax(0), state.palette), quality) for s in scales}

@@ -34,9 +34,10 @@ def cross_entropy(logits: torch.Tensor, target: torch.Tensor, ignore_index: int 
     target = _check_target(logits, target)
     logits = resize_logits(logits.float(), target.shape[-2:])
     valid = target != ignore_index
+    if weight is not None: weight = weight.to(logits.device, logits.dtype)      # class weights may be given on the CPU
     total = F.cross_entropy(logits, target, weight=weight, ignore_index=ignore_index, reduction="sum")
     if weight is None: denom = valid.sum()
-    else: denom = weight.to(logits.device)[target[valid]].sum()
+    else: denom = weight[target[valid]].sum()
     return total / denom.clamp(min=1)
 
 # %% ../nbs/03_losses.ipynb #654edb27

@@ -137,13 +137,14 @@ def scale_figure(model, ds, indices: Sequence[int], scales=None, palette=None):
     cols = 3 + 2 * len(scales)
     fig, axes = plt.subplots(len(indices), cols, figsize=(1.9 * cols, 1.6 * len(indices)), squeeze=False)
     mean, std = torch.tensor(model.input_mean)[:, None, None], torch.tensor(model.input_std)[:, None, None]
+    dev = next(model.parameters()).device                  # the model may be on a GPU; the figure is drawn from CPU arrays
     for row, i in zip(axes, indices):
         x, y = ds[i]
-        o = ScaleCache(model, x[None]).merge(scales)    # each scale runs once: the merge and its own prediction
+        o = ScaleCache(model, x[None].to(dev)).merge(scales)    # each scale runs once: the merge and its own prediction
         panels = [((x * std + mean).clamp(0, 1).permute(1, 2, 0).numpy(), "image"), (label_to_rgb(y, palette), "ground truth"),
                   (label_to_rgb(o.logits.argmax(1)[0], palette), "merged")]
         for s in scales:
-            panels += [(label_to_rgb(o.scale_logits[s].argmax(1)[0], palette), f"scale {s:g}"), (o.weights[s][0, 0].numpy(), f"weight {s:g}")]
+            panels += [(label_to_rgb(o.scale_logits[s].argmax(1)[0], palette), f"scale {s:g}"), (_np(o.weights[s][0, 0]), f"weight {s:g}")]
         for ax, (im, t) in zip(row, panels):
             ax.imshow(im, cmap="gray", vmin=0, vmax=1) if im.ndim == 2 else ax.imshow(im)
             ax.set_title(t, fontsize=7); ax.axis("off")
