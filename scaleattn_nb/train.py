@@ -295,7 +295,7 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
     if model is None:
         model = create_model(cfg.method, encoder=cfg.encoder, decoder=cfg.decoder, classes=num_classes,
                              train_scales=cfg.train_scales, weights=cfg.weights, output_stride=cfg.output_stride,
-                             **cfg.model_options())
+                             **cfg.model_options(), **(dict(aux=False) if cfg.aux_weight == 0 else {}))  # no loss: no aux head
     core = model
     if rank == 0: warn_unseen_taps(core, cfg.crop_size)
     mean, std = getattr(core, "input_mean"), getattr(core, "input_std")
@@ -323,7 +323,11 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
     it, best, wall_before = _resume(cfg, last_path, core, opt, sched, scaler, plan, budget_s, rank) if cfg.resume else (0, -1.0, 0.0)
     if world > 1:
         if device.type == "cuda": model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        # a parameter a step leaves without a gradient stops DDP at its second step: the attention head of a hierarchical
+        # model trained on one scale never runs, so DDP looks for such parameters there (an aux head with aux_weight 0 is not built)
+        unused = cfg.method == "hierarchical" and len(cfg.train_scales) < 2
+        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
+                                                          find_unused_parameters=unused)
     step_model = torch.compile(model) if cfg.compile else model
     dev_name = _device_name(device)
     wall = lambda: wall_before + time.perf_counter() - t_start
@@ -333,7 +337,18 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
                     epochs=round(it / ipe, 3), wall_s=round(wall(), 1), device=dev_name, world_size=world, cache=feeder.cache,
                     budget_min=cfg.budget, replans=plan["replans"], finished=plan["total"] is not None and it >= plan["total"])
 
+    pending = []   # the last step's (all ranks') "loss is finite" flag, read one step late: the device is not drained every step
+    def check_finite():
+        "Raise NonFiniteLossError if the last step's loss was not finite (on any rank); called before anything is saved or validated."
+        if pending and not bool(pending[0][0]):
+            _, loss, at, ep = pending[0]
+            bar.close()
+            raise NonFiniteLossError(f"loss is {loss.item()} at iteration {at} (epoch {ep}); stopping. "
+                                     f"The last good checkpoint is kept at {last_path}. Try a lower --lr or --amp off.")
+        pending.clear()
+
     def save_last():
+        check_finite()
         if rank == 0:
             save_checkpoint(core, last_path, optimizer=opt.state_dict(), scheduler=sched.state_dict(),
                             scaler=scaler.state_dict(), iteration=it, best_miou=best, rng=_rng_state(),
@@ -341,6 +356,7 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
 
     def run_validation(ds) -> tuple[float, float]:
         "(mIoU, seconds) of a validation over `ds`."
+        check_finite()
         t = time.perf_counter()
         sync_buffers(core)
         miou = evaluate(core, ds, device=device, amp=dtype, progress=False)["miou"]
@@ -376,13 +392,13 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
         epoch, start = divmod(it, ipe)
         t_last = time.perf_counter()    # each step's time runs from the previous step's end: loading included, validation not
         for x, y in feeder.epoch(epoch, start):
+            check_finite()          # the previous step's flag, before this step's forward: its backward may still be running
             with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
                 o = step_model(x)
                 loss, parts = loss_fn(o, y)
-            if not torch.isfinite(loss).all():
-                bar.close()
-                raise NonFiniteLossError(f"loss is {loss.item()} at iteration {it} (epoch {epoch}); stopping. "
-                                         f"The last good checkpoint is kept at {last_path}. Try a lower --lr or --amp off.")
+            finite = torch.isfinite(loss.detach()).all().int()
+            if world > 1: dist.all_reduce(finite, op=dist.ReduceOp.MIN)   # every rank stops at the same step
+            pending.append((finite, loss.detach(), it, epoch))
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward(); scaler.step(opt); scaler.update(); sched.step()
             it += 1; seen += x.shape[0] * world
@@ -390,10 +406,12 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
             if it - it0 > PROBE_SKIP:   # warm-up steps (compilation, autotuning) do not count towards the step time
                 costs["step_t"] += now - t_last; costs["step_n"] += 1
             ips = seen / (now - t0)
-            bar.update(1); bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{sched.get_last_lr()[0]:.2e}", img_s=f"{ips:.1f}")
-            if rank == 0 and (it % 10 == 0 or it == plan["total"]):
-                _log(log_path, dict(iteration=it, epoch=epoch, loss=loss.item(), lr=sched.get_last_lr()[0], images_per_s=ips,
-                                    **{k: float(v) for k, v in parts.items()}))
+            bar.update(1)
+            if it % 10 == 0 or it == plan["total"]:     # loss.item() waits for the device: every 10th step, not every step
+                bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{sched.get_last_lr()[0]:.2e}", img_s=f"{ips:.1f}")
+                if rank == 0:
+                    _log(log_path, dict(iteration=it, epoch=epoch, loss=loss.item(), lr=sched.get_last_lr()[0], images_per_s=ips,
+                                        **{k: float(v) for k, v in parts.items()}))
             if cfg.checkpoint_every and it % cfg.checkpoint_every == 0: save_last()
             if plan["total"] is None and costs["step_n"] >= PROBE_STEPS and broadcast_object(costs["step_t"] >= probe_s):
                 measure_and_plan(costs["step_t"] / costs["step_n"])          # budget: the step time is known, fix the count
@@ -415,6 +433,7 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
                 make_plan(costs["step_t"] / costs["step_n"], downward_only=True)   # slower than measured? end the curve earlier
                 bar.total = plan["total"]; bar.refresh()
             save_last()
+    check_finite()
     bar.close()
     sync_buffers(core)
     if world > 1: dist.barrier()

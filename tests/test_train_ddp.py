@@ -44,3 +44,34 @@ def test_ddp_two_ranks_cpu(tmp_path):
     ds = get_dataset("sample", None, "val", transform=eval_transforms(mean=m.input_mean, std=m.input_std))
     single = evaluate(m, ds, device="cpu", progress=False)
     assert single == e0 and single["pixels"] == e0["pixels"] > 0, (single, e0)
+
+
+SCRIPT_EDGE = textwrap.dedent('''
+    import sys, torch, torch.distributed as dist
+    from scaleattn_nb.train import TrainConfig, train, dist_info, NonFiniteLossError
+    from scaleattn_nb.losses import build_loss
+    out = sys.argv[1]
+    cfg = TrainConfig(method="hierarchical", dataset="sample", crop_size=(64, 64), batch_size=4, iters=3, workers=0,
+                      val_split=None, out=out + "/aux0", progress=False, train_scales=(0.5, 1.0), aux_weight=0.0)
+    train(cfg)                                     # the aux head gets no gradient: DDP must be told to look for such parameters
+    rank, world = dist_info()
+    loss = build_loss("hierarchical", 11)
+    calls = dict(n=0)
+    def nan_on_rank1(o, y):                        # a non-finite loss on one rank only: both ranks must stop, neither may hang
+        calls["n"] += 1
+        l, parts = loss(o, y)
+        return (l * float("nan") if rank == 1 and calls["n"] == 2 else l), parts
+    try: train(TrainConfig(**{**cfg.to_dict(), "out": out + "/nan", "aux_weight": None}), loss_fn=nan_on_rank1)
+    except NonFiniteLossError as e: open(f"{out}/stopped{rank}.txt", "w").write(str(e))
+    dist.destroy_process_group()
+''')
+
+def test_ddp_unused_parameters_and_nan_on_one_rank(tmp_path):
+    torchrun = shutil.which("torchrun")
+    assert torchrun, "torchrun not on PATH"
+    script = tmp_path / "ddp_edge.py"; script.write_text(SCRIPT_EDGE)
+    r = subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", str(script), str(tmp_path)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:]
+    assert (tmp_path / "aux0" / "last.pt").is_file()
+    for rank in (0, 1): assert "at iteration 1" in (tmp_path / f"stopped{rank}.txt").read_text()
