@@ -24,13 +24,17 @@ SCRIPT = textwrap.dedent('''
     dist.destroy_process_group()
 ''')
 
-def test_ddp_two_ranks_cpu(tmp_path):
+def run_two_ranks(script_text: str, tmp_path: Path, timeout: float = 900) -> None:
+    "Run `script_text` (given tmp_path as its argument) under torchrun with two CPU processes; it must exit 0."
     torchrun = shutil.which("torchrun")
     assert torchrun, "torchrun not on PATH"
-    script = tmp_path / "ddp_run.py"; script.write_text(SCRIPT)
+    script = tmp_path / "ddp_script.py"; script.write_text(script_text)
     r = subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", str(script), str(tmp_path)],
-                       capture_output=True, text=True, timeout=900)
+                       capture_output=True, text=True, timeout=timeout)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:]
+
+def test_ddp_two_ranks_cpu(tmp_path):
+    run_two_ranks(SCRIPT, tmp_path)
     s0, s1 = torch.load(tmp_path / "state0.pt"), torch.load(tmp_path / "state1.pt")
     differ = [k for k in s0 if not torch.equal(s0[k], s1[k])]
     assert not differ, f"ranks ended with different weights/buffers: {differ[:5]}"
@@ -67,11 +71,6 @@ SCRIPT_EDGE = textwrap.dedent('''
 ''')
 
 def test_ddp_unused_parameters_and_nan_on_one_rank(tmp_path):
-    torchrun = shutil.which("torchrun")
-    assert torchrun, "torchrun not on PATH"
-    script = tmp_path / "ddp_edge.py"; script.write_text(SCRIPT_EDGE)
-    r = subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", str(script), str(tmp_path)],
-                       capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:]
+    run_two_ranks(SCRIPT_EDGE, tmp_path, timeout=600)      # a rank left waiting in an all-reduce would end here, not hang
     assert (tmp_path / "aux0" / "last.pt").is_file()
     for rank in (0, 1): assert "at iteration 1" in (tmp_path / f"stopped{rank}.txt").read_text()
