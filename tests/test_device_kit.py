@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest, torch
 
 REPO = Path(__file__).resolve().parents[1]
-PACK, SUITE = REPO / "tools" / "device" / "pack", REPO / "tools" / "device" / "suite"
+PACK, SUITE, VERIFY = REPO / "tools" / "device" / "pack", REPO / "tools" / "device" / "suite", REPO / "tools" / "device" / "verify"
 ENV = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO)] + [p for p in [os.environ.get("PYTHONPATH")] if p]),
            PYTHONUNBUFFERED="1", OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "2"))
 
@@ -151,6 +151,13 @@ def test_suite_cpu_end_to_end(tmp_path, camvid_src):
         assert net.checkpoint_extra["trained_on"].startswith("cpu") and "val_miou" in net.checkpoint_extra
         assert list(net.train_scales) == m["train_scales"] and net.config["atrous_rates"] == [6, 12, 18]
     assert models["camvid-explicit"]["config"]["attention_channels"] == 256
+    # back on the CPU: tools/device/verify evaluates the returned fp16 files at the settings the run evaluated them at
+    r = subprocess.run([sys.executable, str(VERIFY), str(out), "--data", "sample", "--images", "1", "--flip", "--tol", "0.05",
+                        "--json", str(tmp_path / "verify.json")], capture_output=True, text=True, env=ENV, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    rows = json.loads((tmp_path / "verify.json").read_text())
+    assert {(x["model"], x["flip"]) for x in rows} == {(n, f) for n in models for f in (False, True)}
+    assert all(x["ok"] and abs(x["here_miou"] - x["gpu_miou"]) <= 0.05 and x["images"] == 1 for x in rows), rows
     assert res["within_budget"] and {"results.json", "logs.tar.gz"} <= set(res["files"])
     import tarfile
     with tarfile.open(out / "logs.tar.gz") as t: names = t.getnames()
