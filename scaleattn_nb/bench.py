@@ -17,7 +17,7 @@ from .cli import command, CommandError
 # %% auto #0
 __all__ = ['TRAIN_CONFIGS', 'INFER_CONFIGS', 'INFER_MEMORY_MODES', 'training_loss', 'training_flops', 'interleaved_median_times',
            'peak_train_memory', 'peak_infer_memory', 'infer_memory', 'run_bench', 'format_table', 'check_targets',
-           'loader_throughput', 'run_bench_cli', 'suite_results', 'suite_report']
+           'loader_throughput', 'run_bench_cli', 'suite_results', 'markdown_table', 'suite_report']
 
 # %% ../nbs/20_bench.ipynb #4d0c9012
 TRAIN_CONFIGS = [  # (row name, method, training scales)
@@ -316,9 +316,11 @@ def suite_results(path) -> dict:
         raise ValueError(f"{p.name} is not a device suite's results (format {res.get('format')!r})")
     return res
 
-def _md_table(head: Sequence[str], rows: Sequence[Sequence]) -> list[str]:
-    return ["| " + " | ".join(head) + " |", "|" + "|".join("---" if i == 0 else "---:" for i in range(len(head))) + "|",
-            *("| " + " | ".join(str(c) for c in r) + " |" for r in rows)]
+def markdown_table(head: Sequence[str], rows: Sequence[Sequence], right: bool = False) -> list[str]:
+    "The lines of a markdown table; a cell's `|` is escaped and its line breaks become spaces. `right`: columns after the first right-aligned."
+    esc = lambda s: str(s).replace("|", "\\|").replace("\n", " ")
+    return ["| " + " | ".join(head) + " |", "|" + "|".join("---:" if right and i else "---" for i in range(len(head))) + "|",
+            *("| " + " | ".join(esc(c) for c in r) + " |" for r in rows)]
 
 def _f(v, fmt: str = ".2f", none: str = "–") -> str:
     return none if v is None else format(v, fmt)
@@ -361,7 +363,7 @@ def suite_report(res: dict) -> str:
                     f": compiled in {p['compile_s']:.0f} s, step {p['eager_step_s'] * 1e3:.1f} → {p['compiled_step_s'] * 1e3:.1f} ms "
                     f"({p['speedup']:.2f}x)" if p.get("compiled_step_s") else ""), _f(p["eager_step_s"] * 1e3, ".1f"), "–"])
             else: rows.append(["DDP + scaleattn train under torchrun" if part == "ddp" else "torch.compile", _status(p), "–", "–"])
-        out += ["**Smoke check**: " + _status(sm), ""] + _md_table(["part", "status", "step ms", "peak MiB"], rows) + [""]
+        out += ["**Smoke check**: " + _status(sm), ""] + markdown_table(["part", "status", "step ms", "peak MiB"], rows, right=True) + [""]
     b = res.get("bench")
     if isinstance(b, dict) and isinstance(b.get("train"), list):
         ok = {r["name"]: r for r in b["train"] if r.get("status") == "ok"}
@@ -376,10 +378,10 @@ def suite_report(res: dict) -> str:
         size = "x".join(map(str, b.get("size", [])))
         out += [f"**Training cost**, {size} crops, batch {b.get('batch')}, {_amp(b)}{', channels_last' if b.get('channels_last') else ''}, "
                 f"median of {b.get('steps')} steps:", ""]
-        out += _md_table(["configuration", "step ms", "x single", "images/s", "peak MiB", "x hierarchical", "GFLOPs/image", "MFU"], rows) + [""]
+        out += markdown_table(["configuration", "step ms", "x single", "images/s", "peak MiB", "x hierarchical", "GFLOPs/image", "MFU"], rows, right=True) + [""]
         tg = b.get("targets") or {}
-        if tg: out += _md_table(["target", "value", "wanted", "met"], [[k, _f(t["value"]), t["target"], "yes" if t["met"] else "**no**"]
-                                                                     for k, t in tg.items()]) + [""]
+        if tg: out += markdown_table(["target", "value", "wanted", "met"], [[k, _f(t["value"]), t["target"], "yes" if t["met"] else "**no**"]
+                                                                          for k, t in tg.items()], right=True) + [""]
         ld = b.get("loader")
         if isinstance(ld, dict):
             model_ips = s and s["images_per_s"]
@@ -403,7 +405,7 @@ def suite_report(res: dict) -> str:
             ev = "; ".join(f"{{{', '.join(f'{x:g}' for x in e['scales'])}}}{' ' + e['merge'] if e['merge'] != 'attention' else ''}"
                            f"{' flip' if e['flip'] else ''} **{e['miou']:.3f}**" for e in m.get("evals", []) if e.get("status") == "ok")
             rows.append([name, _status(m), _f(t.get("iterations"), "d"), _f(t.get("epochs"), ".1f"), _f(m.get("train_wall_s"), ".0f"), ev or "–"])
-        out += ["**Shipped models** (CamVid val mIoU):", ""] + _md_table(["model", "status", "iterations", "epochs", "train s", "val mIoU"], rows) + [""]
+        out += ["**Shipped models** (CamVid val mIoU):", ""] + markdown_table(["model", "status", "iterations", "epochs", "train s", "val mIoU"], rows, right=True) + [""]
     sk = res.get("skipped") or []
     if sk: out += [f"**Skipped** ({len(sk)}): " + "; ".join(f"{w['what']} ({w['why'].removeprefix('skipped: ')})" for w in sk) + "."]
     return "\n".join(out).strip() + "\n"

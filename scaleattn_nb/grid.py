@@ -486,9 +486,8 @@ def results_table(source, fmt: str = "markdown", summary: bool = True, columns: 
     if fmt == "rows": return [{c: d.get(c) for c in columns} for d in data]
     cells = [[_fmt(d.get(c), 1 if c == metric else 2) for c in columns] for d in data]
     if fmt == "markdown":
-        esc = lambda s: str(s).replace("|", "\\|").replace("\n", " ")
-        lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-        return "\n".join(lines + ["| " + " | ".join(esc(c) for c in row) + " |" for row in cells])
+        from scaleattn_nb.bench import markdown_table
+        return "\n".join(markdown_table(columns, cells))
     if fmt == "html":
         import html
         head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
