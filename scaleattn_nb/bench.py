@@ -54,10 +54,15 @@ def _batch(batch: int, crop: int, classes: int, device="cpu", seed: int = 0):
 def _model(method, scales, encoder, classes, device="cpu", **kw):
     with torch.device(device): return create_model(method, encoder=encoder, classes=classes, train_scales=scales, **kw)
 
-def training_flops(method: str, scales, encoder: str = "mobilenet_v2", crop: int = 256, batch: int = 2, classes: int = 12, **kw) -> int:
-    "FLOPs of one training step (forward + loss + backward) counted on the meta device: exact shapes, no arithmetic."
+def training_flops(method: str, scales, encoder: str = "mobilenet_v2", crop: int | Sequence[int] = 256, batch: int = 2,
+                   classes: int = 12, **kw) -> int:
+    """FLOPs of one training step (forward + loss + backward) on `batch` crops of `crop` (one side, or (H, W)), counted on the
+    meta device: exact shapes, no arithmetic. `kw` goes to `create_model` (decoder, widths, ...). The package's one FLOP
+    counter: the grid's `training_flops_per_image` and the device suite call it."""
+    h, w = (crop, crop) if isinstance(crop, int) else tuple(crop)
     m = _model(method, scales, encoder, classes, "meta", **kw).train()
-    x, y = (t.to("meta") for t in _batch(batch, crop, classes))
+    x = torch.empty(batch, 3, h, w, device="meta")
+    y = torch.zeros(batch, h, w, dtype=torch.long, device="meta")
     with FlopCounterMode(display=False) as fc:
         training_loss(m(x), y).backward()
     return fc.get_total_flops()

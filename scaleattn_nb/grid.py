@@ -279,20 +279,15 @@ def _plan(exp: Experiment, cfg: TrainConfig, out_dir: Path) -> dict:
 _FLOPS_CACHE: dict = {}
 
 def training_flops_per_image(cfg: TrainConfig, classes: int, single: bool = False) -> float | None:
-    "FLOPs of one training step per image at the config's crop (meta device; `single`: the single-scale model of the same trunk)."
-    from torch.utils.flop_counter import FlopCounterMode
-    from scaleattn_nb.bench import training_loss
+    "FLOPs of one training step per image at the config's crop (`bench.training_flops`, cached; `single`: the single-scale model of the same trunk)."
+    from scaleattn_nb.bench import training_flops
     method, scales = ("single", (1.0,)) if single else (cfg.method, cfg.train_scales)
     widths = {k: v for k, v in cfg.model_options().items() if method == "explicit" or k != "attention_channels"}
     key = (method, scales, cfg.encoder, cfg.decoder, cfg.output_stride, tuple(cfg.crop_size), classes, tuple(sorted(widths.items())))
     if key not in _FLOPS_CACHE:
         try:
-            with torch.device("meta"):
-                m = create_model(method, encoder=cfg.encoder, decoder=cfg.decoder, classes=classes, train_scales=scales,
-                                 output_stride=cfg.output_stride, **widths).train()
-                x, y = torch.empty(2, 3, *cfg.crop_size), torch.zeros(2, *cfg.crop_size, dtype=torch.long)
-            with FlopCounterMode(display=False) as fc: training_loss(m(x), y).backward()
-            _FLOPS_CACHE[key] = fc.get_total_flops() / 2
+            _FLOPS_CACHE[key] = training_flops(method, scales, cfg.encoder, crop=tuple(cfg.crop_size), batch=2, classes=classes,
+                                               decoder=cfg.decoder, output_stride=cfg.output_stride, **widths) / 2
         except Exception as e:                # optional: a trunk the counter cannot trace leaves the fields empty
             warnings.warn(f"training FLOPs not counted for {key}: {type(e).__name__}: {e}"); _FLOPS_CACHE[key] = None
     return _FLOPS_CACHE[key]
