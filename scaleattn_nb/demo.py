@@ -100,18 +100,18 @@ def shipped_summary(runs, names: Sequence[str] | None = None) -> str:
     if missing: raise FileNotFoundError(f"no saved table for {', '.join(missing)} in {runs} (30_camvid writes table_NAME.json)")
     own = lambda r: r["merge"] == ("average" if r["method"] == "single" else "attention")
     pct = lambda v: "—" if v is None else f"{100 * v:.1f}"
-    lines = ["| model | method | trained on | {1} | its training scales | {0.5, 1, 2} | best: mIoU (scales; merge; flip) |",
-             "|---|---|---|---|---|---|---|"]
+    from scaleattn_nb.bench import markdown_table
+    table = []
     for n in names:
         rows, ck = json.loads((runs / f"table_{n}.json").read_text())["rows"], _read_checkpoint(n)   # its records, no network built
         method, scales, ex = ck["config"]["method"], tuple(sorted(float(s) for s in ck["config"]["train_scales"])), ck["extra"]
         at = lambda S: max((r["miou"] for r in rows if not r["flip"] and r["scales"] == sorted(S) and own(r)), default=None)
         best, c = max(rows, key=lambda r: r["miou"]), ex.get("train_config", {})
         how = f"{c['crop_size'][0]}x{c['crop_size'][1]} crops, {ex.get('iteration', '?')} iterations of {c['batch_size']}" if c else "?"
-        lines.append(f"| `{n}` | {method} | {how} | {pct(at([1.0]))} | {pct(at(scales))} at {scales} "
-                     f"| {pct(at([0.5, 1.0, 2.0]))} | **{pct(best['miou'])}** ({', '.join(f'{s:g}' for s in best['scales'])}; "
-                     f"{best['merge']}{'; flip' if best['flip'] else ''}) |")
-    return "\n".join(lines)
+        table.append([f"`{n}`", method, how, pct(at([1.0])), f"{pct(at(scales))} at {scales}", pct(at([0.5, 1.0, 2.0])),
+                      f"**{pct(best['miou'])}** ({', '.join(f'{s:g}' for s in best['scales'])}; {best['merge']}{'; flip' if best['flip'] else ''})"])
+    head = ["model", "method", "trained on", "{1}", "its training scales", "{0.5, 1, 2}", "best: mIoU (scales; merge; flip)"]
+    return "\n".join(markdown_table(head, table))
 
 # %% ../nbs/12_demo.ipynb #0100ab00
 def _save_fig(fig, path: Path) -> str:
