@@ -224,7 +224,7 @@ class Grid:
 
 # %% ../nbs/21_grid.ipynb #9d8b37be
 from .infer import evaluate_many, recalibrate_bn
-from .models import load_model, create_model
+from .models import load_model
 from .data import get_dataset, eval_transforms
 
 # %% ../nbs/21_grid.ipynb #fa8f3a6c
