@@ -12,7 +12,7 @@ from scaleattn_nb.data import get_dataset, eval_transforms
 from scaleattn_nb.demo import compare, format_table
 torch.set_num_threads(1)
 name, step = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 3
-ds = get_dataset("camvid", "/work/shared/data/camvid", "val", transform=eval_transforms(mean=(0, 0, 0), std=(1, 1, 1)))
+ds = get_dataset("camvid", "../shared/data/camvid", "val", transform=eval_transforms(mean=(0, 0, 0), std=(1, 1, 1)))
 nc = ds.num_classes; ds = Subset(ds, range(0, len(ds), step)); ds.num_classes = nc
 def centre_only(model, branches):
     for b in branches:
