@@ -5,7 +5,7 @@ import copy, json, sys, torch
 from pathlib import Path
 from scaleattn_nb.models import load_model
 from scaleattn_nb.data import get_dataset, eval_transforms
-from scaleattn_nb.infer import recalibrate_bn, evaluate
+from scaleattn_nb.infer import recalibrate_bn, evaluate, evaluate_many, Setting
 torch.set_num_threads(2); torch.manual_seed(0)
 ROOT, res = "../shared/data/camvid", {}
 for name in sys.argv[1:]:
@@ -15,7 +15,9 @@ for name in sys.argv[1:]:
     m2 = copy.deepcopy(m)
     recalibrate_bn(m2, get_dataset("camvid", ROOT, "train", transform=norm), batches=16, batch_size=8, progress=False)
     sc = tuple(m.train_scales)
-    r = dict(scales=list(sc), train_bn=evaluate(m, val, sc, progress=False)["miou"], recal=evaluate(m2, val, sc, progress=False)["miou"])
-    if sc != (1.0,): r["recal_scale1"] = evaluate(m2, val, (1.0,), merge="average", progress=False)["miou"]
+    settings = [Setting(sc)] + ([Setting((1.0,), "average")] if sc != (1.0,) else [])   # one pass: scale 1's trunk runs once
+    recal = evaluate_many(m2, val, settings, progress=False)
+    r = dict(scales=list(sc), train_bn=evaluate(m, val, sc, progress=False)["miou"], recal=recal[0]["miou"])
+    if len(recal) > 1: r["recal_scale1"] = recal[1]["miou"]
     res[name] = r; print(name, {k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()}, flush=True)
 json.dump(res, open(Path(__file__).parent / f"results_{'_'.join(sys.argv[1:])}.json", "w"), indent=1)
