@@ -22,10 +22,10 @@ from .metrics import ConfusionMatrix, dist_info
 from .infer import evaluate
 
 # %% auto #0
-__all__ = ['AMP_MODES', 'WIDTH_FIELDS', 'MODEL_OPTIONS', 'MODEL_FIELDS', 'PROBE_SKIP', 'PROBE_STEPS', 'PROBE_VAL_IMAGES', 'opt',
-           'TrainConfig', 'pick_device', 'amp_dtype', 'broadcast_object', 'init_distributed', 'param_groups',
-           'poly_lambda', 'plan_iterations', 'set_train_mode', 'warn_unseen_taps', 'NonFiniteLossError', 'sync_buffers',
-           'train', 'config_from_args', 'run_train']
+__all__ = ['AMP_MODES', 'WIDTH_FIELDS', 'MODEL_OPTIONS', 'MODEL_FIELDS', 'DEAD_WARN', 'PROBE_SKIP', 'PROBE_STEPS',
+           'PROBE_VAL_IMAGES', 'opt', 'TrainConfig', 'pick_device', 'amp_dtype', 'broadcast_object', 'init_distributed',
+           'param_groups', 'poly_lambda', 'plan_iterations', 'set_train_mode', 'warn_unseen_taps', 'constant_channels',
+           'DeepFeatureWatch', 'NonFiniteLossError', 'sync_buffers', 'train', 'config_from_args', 'run_train']
 
 # %% ../nbs/05_train.ipynb #0e398718
 AMP_MODES = ("auto", "bf16", "fp16", "off")
@@ -74,7 +74,8 @@ class TrainConfig:
     iters: int | None = opt(None, "total iterations; overrides epochs when set")
     lr: float = opt(0.01, "SGD learning rate, decayed to 0 by the poly schedule")
     head_lr_mult: float = opt(1.0, "learning-rate multiplier of the heads (Chen et al. use 10x for the classifier)")
-    freeze_bn: bool = opt(False, "keep the encoder's BatchNorm statistics fixed (small batches, folded-BN weights)")
+    freeze_bn: bool = opt(False, "keep the encoder's BatchNorm statistics fixed (small batches, folded-BN weights); "
+                          "with a low lr (0.001): at 0.01 the deepest features die (deep_dead in the log)")
     momentum: float = opt(0.9, "SGD momentum")
     weight_decay: float = opt(1e-4, "SGD weight decay")
     poly_power: float = opt(0.9, "power of the poly decay: the learning rate is lr * (1 - t/T)^power")
@@ -248,6 +249,45 @@ def warn_unseen_taps(model, crop_size) -> dict:
                       f"or repair the trained model with infer.zero_unseen_taps(model, {size}).", stacklevel=2)
     return blind
 
+# %% ../nbs/05_train.ipynb #51ee51db
+DEAD_WARN = 0.5     # share of constant deepest-feature channels above which train warns
+
+def constant_channels(features: torch.Tensor, tol: float = 1e-3) -> torch.Tensor:
+    """Bool mask (C,) of the channels of (B, C, H, W) `features` whose value is the same at every pixel of every image: their
+    standard deviation is at most `tol` times that of the whole map (relative, so an untrained net's tiny activations count)."""
+    if not isinstance(features, torch.Tensor) or features.ndim != 4:
+        raise ValueError(f"features must be a (B, C, H, W) tensor, got {getattr(features, 'shape', type(features))}")
+    f = features.detach().float().transpose(0, 1).flatten(1)             # (C, B*H*W)
+    if f.shape[1] < 2: return torch.zeros(f.shape[0], dtype=torch.bool, device=f.device)   # one value: nothing to compare
+    return f.std(dim=1) <= tol * f.std()                                 # a map constant everywhere: every channel is
+
+def _deepest(out):
+    "The last 4-D tensor in an encoder's output (a tensor, or nested lists/tuples of them as smp, timm and DPT encoders give)."
+    if isinstance(out, torch.Tensor): return out if out.ndim == 4 else None
+    if isinstance(out, (list, tuple)):
+        for o in reversed(out):
+            t = _deepest(o)
+            if t is not None: return t
+    return None
+
+class DeepFeatureWatch:
+    "A forward hook on `model.trunk.encoder` that keeps its deepest output of the last forward; `dead()` is the share of its channels that are constant."
+    def __init__(self, model: torch.nn.Module):
+        enc = getattr(getattr(model, "trunk", None), "encoder", None)
+        self.last, self.handle = None, (enc.register_forward_hook(self._hook) if isinstance(enc, torch.nn.Module) else None)
+
+    def _hook(self, module, inputs, out): self.last = _deepest(out)
+
+    def dead(self) -> float | None:
+        "Share of the deepest features' channels constant over the last forward's batch; None before any forward or without an encoder."
+        t = self.last
+        return None if t is None else constant_channels(t).float().mean().item()
+
+    def close(self):
+        "Remove the hook and drop the kept tensor."
+        if self.handle is not None: self.handle.remove()
+        self.handle = self.last = None
+
 # %% ../nbs/05_train.ipynb #946791c7
 class NonFiniteLossError(RuntimeError):
     "The loss became NaN or infinite; the last good checkpoint is kept."
@@ -343,6 +383,7 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
         if pending and not bool(pending[0][0]):
             _, loss, at, ep = pending[0]
             bar.close()
+            if watch is not None: watch.close()
             raise NonFiniteLossError(f"loss is {loss.item()} at iteration {at} (epoch {ep}); stopping. "
                                      f"The last good checkpoint is kept at {last_path}. Try a lower --lr or --amp off.")
         pending.clear()
@@ -385,6 +426,7 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
         make_plan(step_s)
 
     set_train_mode(core, cfg.freeze_bn)
+    watch, warned_dead = (None if cfg.compile else DeepFeatureWatch(core)), False   # deep_dead in the log (see above)
     bar = tqdm(total=plan["total"], initial=it, desc="train", disable=rank != 0 or not cfg.progress, dynamic_ncols=True)
     t0, seen, it0 = time.perf_counter(), 0, it
     probe_s = min(60.0, 0.02 * budget_s) if budget_s else 0.0   # budget: time at least PROBE_STEPS steps and this many seconds
@@ -410,8 +452,15 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
             if it % 10 == 0 or it == plan["total"]:     # loss.item() waits for the device: every 10th step, not every step
                 bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{sched.get_last_lr()[0]:.2e}", img_s=f"{ips:.1f}")
                 if rank == 0:
+                    dead = watch.dead() if watch is not None else None
                     _log(log_path, dict(iteration=it, epoch=epoch, loss=loss.item(), lr=sched.get_last_lr()[0], images_per_s=ips,
-                                        **{k: float(v) for k, v in parts.items()}))
+                                        **{k: float(v) for k, v in parts.items()}, **({} if dead is None else dict(deep_dead=dead))))
+                    if dead is not None and dead > DEAD_WARN and not warned_dead:
+                        warned_dead = True
+                        warnings.warn(f"at iteration {it}, {dead:.0%} of the {watch.last.shape[1]} channels of the encoder's deepest features "
+                                      f"are constant over the batch (dead ReLUs; deep_dead in {log_path.name}): the context module reads no "
+                                      "image content from them, and they do not come back. Lower --lr (Chen et al. train at 0.001, the "
+                                      "classifier at 10x) or --head-lr-mult, or warm up for longer (--warmup-iters)", stacklevel=2)
             if cfg.checkpoint_every and it % cfg.checkpoint_every == 0: save_last()
             if plan["total"] is None and costs["step_n"] >= PROBE_STEPS and broadcast_object(costs["step_t"] >= probe_s):
                 measure_and_plan(costs["step_t"] / costs["step_n"])          # budget: the step time is known, fix the count
@@ -435,6 +484,7 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
             save_last()
     check_finite()
     bar.close()
+    if watch is not None: watch.close()
     sync_buffers(core)
     if world > 1: dist.barrier()
     p = progress()
@@ -489,7 +539,7 @@ def config_from_args(args: argparse.Namespace, cls=TrainConfig):
 
 @command("train", "train a multi-scale segmentation model (CPU or CUDA; under torchrun: DDP)",
          examples=["scaleattn train --dataset sample --method hierarchical --iters 20 --crop-size 96,128 --batch-size 2 --out runs/try",
-                   "scaleattn train --dataset camvid --root data/camvid --atrous-rates 6,12,18 --freeze-bn --budget 120 --out runs/camvid"])(_add_config_args)
+                   "scaleattn train --dataset camvid --root data/camvid --atrous-rates 6,12,18 --freeze-bn --lr 0.001 --head-lr-mult 10 --budget 120 --out runs/camvid"])(_add_config_args)
 def run_train(args: argparse.Namespace) -> int:
     try: res = train(config_from_args(args))
     except NonFiniteLossError as e: raise CommandError(str(e)) from e
