@@ -459,7 +459,7 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
                         warned_dead = True
                         warnings.warn(f"at iteration {it}, {dead:.0%} of the {watch.last.shape[1]} channels of the encoder's deepest features "
                                       f"are constant over the batch (dead ReLUs; deep_dead in {log_path.name}): the context module reads no "
-                                      "image content from them, and they do not come back. Lower --lr (Chen et al. train at 0.001, the "
+                                      "image content from them, and few come back. Lower --lr (Chen et al. train at 0.001, the "
                                       "classifier at 10x) or --head-lr-mult, or warm up for longer (--warmup-iters)", stacklevel=2)
             if cfg.checkpoint_every and it % cfg.checkpoint_every == 0: save_last()
             if plan["total"] is None and costs["step_n"] >= PROBE_STEPS and broadcast_object(costs["step_t"] >= probe_s):
