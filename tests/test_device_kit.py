@@ -151,6 +151,11 @@ def test_suite_cpu_end_to_end(tmp_path, camvid_src):
         assert net.checkpoint_extra["trained_on"].startswith("cpu") and "val_miou" in net.checkpoint_extra
         assert list(net.train_scales) == m["train_scales"] and net.config["atrous_rates"] == [6, 12, 18]
     assert models["camvid-explicit"]["config"]["attention_channels"] == 256
+    # Chen's learning rate (0.01 kills the encoder's deepest features), the explicit model at a quarter; deep_dead comes back
+    assert [models[n]["config"]["lr"] for n in ("camvid-hierarchical", "camvid-single", "camvid-explicit")] == [0.001, 0.001, 0.00025]
+    for name, m in models.items():
+        assert m["deep_dead"] and m["deep_dead"][-1][0] == 2 and 0 <= m["deep_dead"][-1][1] <= 1, (name, m["deep_dead"])
+        assert load_model(out / f"{name}.pt").checkpoint_extra["deep_dead_last"] == m["deep_dead"][-1][1]
     # back on the CPU: tools/device/verify evaluates the returned fp16 files at the settings the run evaluated them at
     r = subprocess.run([sys.executable, str(VERIFY), str(out), "--data", "sample", "--images", "1", "--flip", "--tol", "0.05",
                         "--json", str(tmp_path / "verify.json")], capture_output=True, text=True, env=ENV, timeout=600)
