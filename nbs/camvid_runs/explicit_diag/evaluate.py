@@ -1,12 +1,12 @@
 """Val mIoU (CamVid val, 101 frames, 360x480) of the runs of train.sh: with the BatchNorm statistics of training, and after
 re-estimating them on 16 batches of 8 whole train frames; at the training scales, and for multi-scale models at scale 1 alone.
 Run from the repository root: python nbs/camvid_runs/explicit_diag/evaluate.py single explicit ... (writes results_<runs>.json here)."""
-import copy, json, sys, torch
+import copy, json, os, sys, torch
 from pathlib import Path
 from scaleattn_nb.models import load_model
 from scaleattn_nb.data import get_dataset, eval_transforms
 from scaleattn_nb.infer import recalibrate_bn, evaluate, evaluate_many, Setting
-torch.set_num_threads(2); torch.manual_seed(0)
+torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", 2))); torch.manual_seed(0)
 ROOT, res = "../shared/data/camvid", {}
 for name in sys.argv[1:]:
     m = load_model(Path("runs/explicit_diag") / name / "last.pt").eval()
