@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable, Sequence
 import torch
 import torch.distributed as dist
 
-from .train import TrainConfig, MODEL_OPTIONS, train, pick_device, init_distributed, dist_info, broadcast_object
+from .train import TrainConfig, MODEL_OPTIONS, DEAD_WARN, train, pick_device, init_distributed, dist_info, broadcast_object
 from .fileio import atomic_write, ensure_writable_dir
 from .cli import command, ListAction
 
@@ -294,15 +294,16 @@ def training_flops_per_image(cfg: TrainConfig, classes: int, single: bool = Fals
 
 def _train_stats(cfg: TrainConfig, res: dict, wall: float, resumed: bool, classes: int) -> dict:
     log = Path(res["log"])
-    ips = None
+    ips = dead = None
     if log.exists():
         for line in log.read_text().splitlines():
             try: rec = json.loads(line)
             except json.JSONDecodeError: continue
             if "images_per_s" in rec: ips = rec["images_per_s"]
+            if rec.get("deep_dead") is not None: dead = rec["deep_dead"]      # train's watch on the encoder's deepest features
     f, f1 = training_flops_per_image(cfg, classes), training_flops_per_image(cfg, classes, single=True)
     return dict(config_hash=config_hash(cfg), iterations=res["iterations"], best_val_miou=res["best_miou"],
-                train_wall_s=wall, s_per_iter=wall / max(1, res["iterations"]), images_per_s=ips, resumed=resumed,
+                train_wall_s=wall, s_per_iter=wall / max(1, res["iterations"]), images_per_s=ips, resumed=resumed, deep_dead=dead,
                 train_gflops_per_image=None if f is None else f / 1e9,
                 rel_train_flops=None if not (f and f1) else f / f1)
 
@@ -375,7 +376,7 @@ def _rows_of(rec: dict) -> list[dict]:
     base = dict(experiment=rec["name"], group=rec.get("group") or group_of(rec["name"]), status=rec.get("status"),
                 error=rec.get("error"), **{k: cfg.get(k) for k in ROW_CONFIG_FIELDS})
     base.update({k: tr.get(k) for k in ("iterations", "best_val_miou", "train_wall_s", "s_per_iter", "images_per_s",
-                                         "resumed", "train_gflops_per_image", "rel_train_flops")})
+                                         "resumed", "train_gflops_per_image", "rel_train_flops", "deep_dead")})
     if rec.get("status") != "done" or not rec.get("evals"): return [dict(base, eval=None)]
     rows = []
     for r in rec["evals"]:
@@ -441,21 +442,23 @@ def _std(v: list[float]) -> float | None:
     return math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1))
 
 def summarize(rows: list[dict], metric: str = "miou") -> list[dict]:
-    "Per (group, eval): mean, std (n-1) and count of `metric` over seeds, with the mean training cost; failed rows are left out."
+    """Per (group, eval): mean, std (n-1) and count of `metric` over seeds, with the mean training cost and the worst (largest)
+    `deep_dead` of its runs; failed rows are left out."""
     out: dict = {}
     for r in rows:
         if r.get("status") != "done" or r.get(metric) is None: continue
         k = (r["group"], r["eval"])
         s = out.setdefault(k, dict(group=r["group"], eval=r["eval"], method=r.get("method"), train_scales=r.get("train_scales"),
                                    scale_weight=r.get("scale_weight"), values=[], seeds=[], rel_train_flops=r.get("rel_train_flops"),
-                                   s_per_iter=[]))
+                                   s_per_iter=[], deep_dead=[]))
         s["values"].append(r[metric]); s["seeds"].append(r.get("seed"))
         if r.get("s_per_iter") is not None: s["s_per_iter"].append(r["s_per_iter"])
+        if r.get("deep_dead") is not None: s["deep_dead"].append(r["deep_dead"])
     res = []
     for s in out.values():
-        v, t = s.pop("values"), s.pop("s_per_iter")
+        v, t, dd = s.pop("values"), s.pop("s_per_iter"), s.pop("deep_dead")
         res.append(dict(s, n=len(v), mean=sum(v) / len(v), std=_std(v), min=min(v), max=max(v),
-                        s_per_iter=sum(t) / len(t) if t else None))
+                        s_per_iter=sum(t) / len(t) if t else None, deep_dead=max(dd) if dd else None))
     return res
 
 def _fmt(v, digits=3) -> str:
@@ -467,7 +470,9 @@ def _fmt(v, digits=3) -> str:
 def results_table(source, fmt: str = "markdown", summary: bool = True, columns: Sequence[str] | None = None,
                   metric: str = "miou", scale: float = 100.0) -> str | list[dict]:
     """Render results from an output folder or a list of rows. `summary`: one line per (group, eval), mean ± std over seeds;
-    else one line per row. `fmt`: 'markdown', 'html' or 'rows' (the dicts). `metric` is shown times `scale` (mIoU in %)."""
+    else one line per row. `fmt`: 'markdown', 'html' or 'rows' (the dicts). `metric` is shown times `scale` (mIoU in %). When the
+    runs logged it, `deep_dead` (the share of the encoder's deepest channels constant over the last logged batch; the worst
+    seed in a summary) joins the columns: near 1, that run trained without its deep features (`05_train`)."""
     rows = load_results(source) if isinstance(source, (str, Path)) else list(source)
     if summary:
         data = summarize(rows, metric)
@@ -478,6 +483,8 @@ def results_table(source, fmt: str = "markdown", summary: bool = True, columns: 
     else:
         data = [dict(r, **({metric: None if r.get(metric) is None else r[metric] * scale})) for r in rows]
         columns = columns or ["experiment", "eval", "status", metric, "rel_train_flops", "s_per_iter", "train_wall_s", "error"]
+    if any(d.get("deep_dead") is not None for d in data) and "deep_dead" not in columns:
+        columns = list(columns) + ["deep_dead"]            # runs logged by train's deep-feature watch: show it beside the figures
     if fmt == "rows": return [{c: d.get(c) for c in columns} for d in data]
     cells = [[_fmt(d.get(c), 1 if c == metric else 2) for c in columns] for d in data]
     if fmt == "markdown":
@@ -535,6 +542,9 @@ def show_results(out, title: str, paper_table: Callable[[Path], str] | None = No
     display(Markdown(results_table(out)))
     failed = [r for r in load_results(out) if r["status"] != "done"]
     if failed: print("failed experiments:", {r["experiment"]: r["error"] for r in failed})
+    dead = {r["experiment"]: round(r["deep_dead"], 2) for r in load_results(out) if (r.get("deep_dead") or 0) > DEAD_WARN}
+    if dead: print(f"trained without most of the encoder's deepest features (deep_dead above {DEAD_WARN}; read their figures "
+                   f"with that in mind): {dead}")
     return plot_results(out, title=title)
 
 def run_scale_figure(out, name: str, dataset: str, root, indices=(0, 25, 50, 75), scales=None, saved=SAVED_RUNS):
