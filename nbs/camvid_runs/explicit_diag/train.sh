@@ -11,6 +11,8 @@
 #                                                       # extra supervision, explicit at a quarter of it (0.00025)
 #   bash nbs/camvid_runs/explicit_diag/train.sh watch   # single scale at lr 0.01 and 0.001, batch 4 (150 iterations) and
 #                                                       # batch 16 (40): the logs' deep_dead every 10 iterations
+#   bash nbs/camvid_runs/explicit_diag/train.sh watch16 # explicit with extra supervision at the GPU grids' batch 16 and lr
+#                                                       # 0.001 (40 iterations): does the larger batch keep the layer alive?
 # Runs are claimed one at a time (mkdir), so two workers on 2 cores share a mode without clashing:
 #   OMP_NUM_THREADS=1 bash .../train.sh ablate & OMP_NUM_THREADS=1 bash .../train.sh ablate &
 # An interrupted run resumes from its last.pt when the mode is started again (remove runs/explicit_diag/NAME/claim first).
@@ -49,5 +51,7 @@ case "$1" in
          run single_watch_chen $s --method single --lr 0.001
          run single_b16_watch $b --method single
          run single_b16_watch_chen $b --method single --lr 0.001 ;;
-  *) echo "usage: $0 short|long|ablate|chen|watch" >&2; exit 2 ;;
+  watch16) b="--iters 40 --warmup-iters 20 --val-split none --batch-size 16 --lr 0.001 --method explicit --attention-channels 256"
+         run explicit_b16_watch_chen $b ;;
+  *) echo "usage: $0 short|long|ablate|chen|watch|watch16" >&2; exit 2 ;;
 esac
