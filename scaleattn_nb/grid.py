@@ -540,9 +540,10 @@ def show_results(out, title: str, paper_table: Callable[[Path], str] | None = No
     display(Markdown(f"**{title}** (from `{out}/results.json`; mIoU %, val)"))
     if paper_table: display(Markdown(paper_table(out)))
     display(Markdown(results_table(out)))
-    failed = [r for r in load_results(out) if r["status"] != "done"]
+    rows = load_results(out)
+    failed = [r for r in rows if r["status"] != "done"]
     if failed: print("failed experiments:", {r["experiment"]: r["error"] for r in failed})
-    dead = {r["experiment"]: round(r["deep_dead"], 2) for r in load_results(out) if (r.get("deep_dead") or 0) > DEAD_WARN}
+    dead = {r["experiment"]: round(r["deep_dead"], 2) for r in rows if (r.get("deep_dead") or 0) > DEAD_WARN}
     if dead: print(f"trained without most of the encoder's deepest features (deep_dead above {DEAD_WARN}; read their figures "
                    f"with that in mind): {dead}")
     return plot_results(out, title=title)
