@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_train.ipynb #f785da75
 from __future__ import annotations
-import dataclasses, json, math, os, platform, random, time, warnings
+import collections, dataclasses, json, math, os, platform, random, time, warnings
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 from typing import Callable, Sequence
@@ -24,8 +24,9 @@ from .infer import evaluate
 # %% auto #0
 __all__ = ['AMP_MODES', 'WIDTH_FIELDS', 'MODEL_OPTIONS', 'MODEL_FIELDS', 'DEAD_WARN', 'PROBE_SKIP', 'PROBE_STEPS',
            'PROBE_VAL_IMAGES', 'opt', 'TrainConfig', 'pick_device', 'amp_dtype', 'broadcast_object', 'init_distributed',
-           'param_groups', 'poly_lambda', 'plan_iterations', 'set_train_mode', 'warn_unseen_taps', 'constant_channels',
-           'DeepFeatureWatch', 'NonFiniteLossError', 'sync_buffers', 'train', 'config_from_args', 'run_train']
+           'param_groups', 'poly_lambda', 'plan_iterations', 'revise_plan', 'set_train_mode', 'warn_unseen_taps',
+           'constant_channels', 'DeepFeatureWatch', 'NonFiniteLossError', 'sync_buffers', 'train', 'config_from_args',
+           'run_train']
 
 # %% ../nbs/05_train.ipynb #0e398718
 AMP_MODES = ("auto", "bf16", "fp16", "off")
@@ -200,6 +201,16 @@ def _device_name(device: torch.device) -> str:
     if device.type == "cuda": return torch.cuda.get_device_name(device)
     return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
+# %% ../nbs/05_train.ipynb #ee9e6327
+def revise_plan(total: int, done: int, fits: int, fits_safe: int) -> int:
+    """The iteration count of a budget run planned for `total` after an epoch end with `done` done, given the counts the budget
+    allows at the speed just measured with 2% (`fits`) and 5% (`fits_safe`) of it kept free. Slower than planned: end earlier
+    (never before `done`). Faster: lengthen the run, to `fits_safe`, while fewer than half of its iterations are done.
+    Otherwise `total` stands."""
+    if fits < total: return max(fits, done)
+    if fits_safe > total and 2 * done < total: return fits_safe
+    return total
+
 # %% ../nbs/05_train.ipynb #a1e7696a
 def _rng_state() -> dict:
     "torch, CUDA, Python and NumPy generator states as tensors and plain numbers (loadable with weights_only=True)."
@@ -302,8 +313,8 @@ def _log(path: Path, rec: dict) -> None:
 
 PROBE_SKIP, PROBE_STEPS, PROBE_VAL_IMAGES = 2, 5, 4   # budget planning: steps not timed (warm-up), steps timed, val images timed
 
-def _resume(cfg: TrainConfig, last_path: Path, core, opt, sched, scaler, plan: dict, budget_s, rank: int) -> tuple[int, float, float]:
-    "Load `last_path` into the model, optimiser, scheduler, scaler, RNGs and the budget plan; returns (iteration, best mIoU, wall seconds so far)."
+def _resume(cfg: TrainConfig, last_path: Path, core, opt, sched, scaler, plan: dict, budget_s, rank: int) -> tuple[int, float, dict]:
+    "Load `last_path` into the model, optimiser, scheduler, scaler, RNGs and the budget plan; returns (iteration, best mIoU, its progress record)."
     ck = torch.load(last_path, map_location="cpu", weights_only=True)
     saved, now = ck["extra"].get("train_config") or {}, cfg.to_dict()
     diff = [f"{k}={saved.get(k)!r} there, {now[k]!r} here" for k in MODEL_FIELDS if saved and saved.get(k) != now[k]]
@@ -315,7 +326,7 @@ def _resume(cfg: TrainConfig, last_path: Path, core, opt, sched, scaler, plan: d
     prog = ex.get("progress") or {}
     if budget_s and prog.get("iterations_planned"): plan.update(total=int(prog["iterations_planned"]), replans=prog.get("replans", 0))
     if rank == 0: print(f"resumed from {last_path} at iteration {it}/{plan['total'] or '(budget: to be planned)'}")
-    return it, best, float(prog.get("wall_s", 0.0))
+    return it, best, prog
 
 def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Module | None = None) -> dict:
     """Train according to `cfg`; returns a summary (best mIoU, iterations planned and done, whether the schedule finished, images
@@ -360,7 +371,8 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
     loss_fn = loss_fn or build_loss(cfg.method, train_ds.num_classes, **{k: v for k, v in dict(
         loss=cfg.loss, aux_weight=cfg.aux_weight, scale_weight=cfg.scale_weight).items() if v is not None})
 
-    it, best, wall_before = _resume(cfg, last_path, core, opt, sched, scaler, plan, budget_s, rank) if cfg.resume else (0, -1.0, 0.0)
+    it, best, before = _resume(cfg, last_path, core, opt, sched, scaler, plan, budget_s, rank) if cfg.resume else (0, -1.0, {})
+    wall_before = float(before.get("wall_s", 0.0))
     if world > 1:
         if device.type == "cuda": model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         # a parameter a step leaves without a gradient stops DDP at its second step: the attention head of a hierarchical
@@ -375,7 +387,8 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
     def progress() -> dict:
         return dict(iterations_planned=plan["total"], iterations_done=it, images_seen=it * per_rank_bs * world,
                     epochs=round(it / ipe, 3), wall_s=round(wall(), 1), device=dev_name, world_size=world, cache=feeder.cache,
-                    budget_min=cfg.budget, replans=plan["replans"], finished=plan["total"] is not None and it >= plan["total"])
+                    budget_min=cfg.budget, replans=plan["replans"], finished=plan["total"] is not None and it >= plan["total"],
+                    val_s=round(costs["val_s"], 2), save_s=round(costs["save_s"], 3))
 
     pending = []   # the last step's (all ranks') "loss is finite" flag, read one step late: the device is not drained every step
     def check_finite():
@@ -404,18 +417,20 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
         set_train_mode(core, cfg.freeze_bn)
         return float("nan") if miou is None else miou, time.perf_counter() - t
 
-    costs = dict(val_s=0.0, save_s=0.0, step_t=0.0, step_n=0)   # measured: a validation, a save, steps after the warm-up
-    def make_plan(step_s: float, downward_only: bool = False):
-        n = plan_iterations(budget_s, wall(), it, step_s, ipe, costs["val_s"] if val_ds is not None else 0.0, cfg.val_every,
-                            costs["save_s"], cfg.checkpoint_every, margin=0.02 if downward_only else 0.05)
-        n = broadcast_object(max(n, it))             # timings differ between ranks; plans must not
-        if downward_only:
-            if n < plan["total"]: plan.update(total=n, replans=plan["replans"] + 1)
-        else: plan["total"] = n
+    # measured: a validation, a save (a resumed run starts from the seconds measured before it), the steps after the warm-up
+    costs = dict(val_s=float(before.get("val_s", 0.0)), save_s=float(before.get("save_s", 0.0)), step_t=0.0, step_n=0)
+    recent = collections.deque(maxlen=max(PROBE_STEPS, ipe))     # the last epoch's step times: the speed the machine has now
+    def make_plan(step_s: float, revise: bool = False):
+        fits = lambda margin: plan_iterations(budget_s, wall(), it, step_s, ipe, costs["val_s"] if val_ds is not None else 0.0,
+                                              cfg.val_every, costs["save_s"], cfg.checkpoint_every, margin=margin)
+        n = revise_plan(plan["total"], it, fits(0.02), fits(0.05)) if revise else max(fits(0.05), it)
+        n = broadcast_object(n)                      # timings differ between ranks; plans must not
+        if revise and n != plan["total"]: plan["replans"] += 1
+        plan["total"] = n
         if rank == 0:
             _log(log_path, dict(iteration=it, plan=plan["total"], step_s=step_s, val_s=costs["val_s"], save_s=costs["save_s"],
                                 budget_s=budget_s, wall_s=wall()))
-            if not downward_only and n - it < ipe:
+            if not revise and n - it < ipe:
                 warnings.warn(f"the budget of {cfg.budget} min leaves room for {n - it} more iterations (less than an epoch of {ipe})")
 
     def measure_and_plan(step_s: float):
@@ -446,7 +461,7 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
             it += 1; seen += x.shape[0] * world
             now = time.perf_counter()
             if it - it0 > PROBE_SKIP:   # warm-up steps (compilation, autotuning) do not count towards the step time
-                costs["step_t"] += now - t_last; costs["step_n"] += 1
+                costs["step_t"] += now - t_last; costs["step_n"] += 1; recent.append(now - t_last)
             ips = seen / (now - t0)
             bar.update(1)
             if it % 10 == 0 or it == plan["total"]:     # loss.item() waits for the device: every 10th step, not every step
@@ -478,8 +493,8 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
                     if miou > best:
                         best = miou
                         save_checkpoint(core, best_path, val_miou=miou, iteration=it, train_config=cfg.to_dict(), progress=progress())
-            if budget_s and plan["total"] is not None and it < plan["total"] and costs["step_n"]:
-                make_plan(costs["step_t"] / costs["step_n"], downward_only=True)   # slower than measured? end the curve earlier
+            if budget_s and plan["total"] is not None and it < plan["total"] and len(recent) >= PROBE_STEPS:
+                make_plan(sum(recent) / len(recent), revise=True)   # slower or faster than planned? move the curve's end
                 bar.total = plan["total"]; bar.refresh()
             save_last()
     check_finite()
@@ -488,7 +503,7 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
     sync_buffers(core)
     if world > 1: dist.barrier()
     p = progress()
-    return dict(iterations=it, planned=p["iterations_planned"], finished=p["finished"], best_miou=best, images_seen=p["images_seen"],
+    return dict(iterations=it, planned=p["iterations_planned"], replans=p["replans"], finished=p["finished"], best_miou=best, images_seen=p["images_seen"],
                 epochs=p["epochs"], wall_s=p["wall_s"], device=dev_name, cache=feeder.cache, last=str(last_path),
                 best=str(best_path) if best_path.exists() else None, log=str(log_path), model=core)
 
