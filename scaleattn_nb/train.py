@@ -170,10 +170,13 @@ def param_groups(model: torch.nn.Module, lr: float, head_lr_mult: float = 1.0, w
               dict(params=heads, lr=lr * head_lr_mult, weight_decay=weight_decay, name="heads")]
     return [g for g in groups if g["params"]]
 
-def poly_lambda(total: int, power: float = 0.9, warmup: int = 0) -> Callable[[int], float]:
-    "LR multiplier at iteration t: linear warmup over `warmup` iterations, then (1 - t/total)^power."
+def poly_lambda(total: int, power: float = 0.9, warmup: int = 0, start: int = 0, start_factor: float = 1.0) -> Callable[[int], float]:
+    """LR multiplier at iteration t: linear warmup over `warmup` iterations, then (1 - t/total)^power. A curve re-planned at
+    iteration `start`, where the multiplier was `start_factor`, goes on from there to 0 at `total` with the same power:
+    start_factor * ((total - t) / (total - start))^power, so moving its end never makes the learning rate jump."""
     def f(t: int) -> float:
         if warmup and t < warmup: return (t + 1) / warmup
+        if start and t >= start: return start_factor * (max(0, total - t) / max(1, total - start)) ** power
         return max(0.0, 1 - t / max(1, total)) ** power
     return f
 
@@ -205,10 +208,10 @@ def _device_name(device: torch.device) -> str:
 def revise_plan(total: int, done: int, fits: int, fits_safe: int) -> int:
     """The iteration count of a budget run planned for `total` after an epoch end with `done` done, given the counts the budget
     allows at the speed just measured with 2% (`fits`) and 5% (`fits_safe`) of it kept free. Slower than planned: end earlier
-    (never before `done`). Faster: lengthen the run, to `fits_safe`, while fewer than half of its iterations are done.
-    Otherwise `total` stands."""
+    (never before `done`). Faster: end later, at `fits_safe`. Otherwise `total` stands. (The learning rate goes on from where
+    it is to 0 at the new end: `poly_lambda`'s `start`.)"""
     if fits < total: return max(fits, done)
-    if fits_safe > total and 2 * done < total: return fits_safe
+    if fits_safe > total: return fits_safe
     return total
 
 # %% ../nbs/05_train.ipynb #a1e7696a
@@ -324,7 +327,8 @@ def _resume(cfg: TrainConfig, last_path: Path, core, opt, sched, scaler, plan: d
     opt.load_state_dict(ex["optimizer"]); sched.load_state_dict(ex["scheduler"]); scaler.load_state_dict(ex["scaler"])
     it, best = int(ex["iteration"]), float(ex["best_miou"]); _set_rng_state(ex["rng"])
     prog = ex.get("progress") or {}
-    if budget_s and prog.get("iterations_planned"): plan.update(total=int(prog["iterations_planned"]), replans=prog.get("replans", 0))
+    if budget_s and prog.get("iterations_planned"): plan.update(total=int(prog["iterations_planned"]), replans=prog.get("replans", 0),
+                                                                anchor=tuple(prog.get("lr_anchor", (0, 1.0))))
     if rank == 0: print(f"resumed from {last_path} at iteration {it}/{plan['total'] or '(budget: to be planned)'}")
     return it, best, prog
 
@@ -359,13 +363,14 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
                          out / "class_centroids.json", channels_last=cfg.channels_last, progress=cfg.progress and rank == 0)
     ipe = feeder.iters_per_epoch
     budget_s = cfg.budget * 60 if cfg.budget else None
-    plan = dict(total=None if budget_s else (cfg.iters or cfg.epochs * ipe), replans=0)   # total None: to be measured
+    plan = dict(total=None if budget_s else (cfg.iters or cfg.epochs * ipe), replans=0,   # total None: to be measured
+                anchor=(0, 1.0))       # (iteration, LR multiplier) where a re-planned curve starts (poly_lambda's start)
     total = lambda: plan["total"] if plan["total"] is not None else 2**62
 
     model.to(device)
     if device.type == "cuda" and cfg.channels_last: model.to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(param_groups(model, cfg.lr, cfg.head_lr_mult, cfg.weight_decay), lr=cfg.lr, momentum=cfg.momentum)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: poly_lambda(total(), cfg.poly_power, cfg.warmup_iters)(t))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: poly_lambda(total(), cfg.poly_power, cfg.warmup_iters, *plan["anchor"])(t))
     dtype = amp_dtype(cfg.amp, device)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     loss_fn = loss_fn or build_loss(cfg.method, train_ds.num_classes, **{k: v for k, v in dict(
@@ -388,7 +393,7 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
         return dict(iterations_planned=plan["total"], iterations_done=it, images_seen=it * per_rank_bs * world,
                     epochs=round(it / ipe, 3), wall_s=round(wall(), 1), device=dev_name, world_size=world, cache=feeder.cache,
                     budget_min=cfg.budget, replans=plan["replans"], finished=plan["total"] is not None and it >= plan["total"],
-                    val_s=round(costs["val_s"], 2), save_s=round(costs["save_s"], 3))
+                    val_s=round(costs["val_s"], 2), save_s=round(costs["save_s"], 3), lr_anchor=list(plan["anchor"]))
 
     pending = []   # the last step's (all ranks') "loss is finite" flag, read one step late: the device is not drained every step
     def check_finite():
@@ -425,7 +430,10 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
                                               cfg.val_every, costs["save_s"], cfg.checkpoint_every, margin=margin)
         n = revise_plan(plan["total"], it, fits(0.02), fits(0.05)) if revise else max(fits(0.05), it)
         n = broadcast_object(n)                      # timings differ between ranks; plans must not
-        if revise and n != plan["total"]: plan["replans"] += 1
+        if revise and n != plan["total"]:
+            plan["replans"] += 1
+            if it >= cfg.warmup_iters:     # the curve goes on from the multiplier it has now: no jump in the learning rate
+                plan["anchor"] = (it, poly_lambda(plan["total"], cfg.poly_power, cfg.warmup_iters, *plan["anchor"])(it))
         plan["total"] = n
         if rank == 0:
             _log(log_path, dict(iteration=it, plan=plan["total"], step_s=step_s, val_s=costs["val_s"], save_s=costs["save_s"],

@@ -61,7 +61,8 @@ def test_kill_and_resume_matches_uninterrupted(tmp_path, sampling, cache_a, cach
     assert not diff, f"weights differ after kill/resume in {len(diff)} tensors, e.g. {diff[:3]}"
 
 def test_budget_run_killed_is_unfinished_and_resumes_to_its_plan(tmp_path):
-    "A run with --budget fixes its iteration count; killed after that it is marked unfinished, and --resume completes the same plan."
+    """A run with --budget fixes its iteration count; killed after that it is marked unfinished, and --resume completes the plan
+    (the one it was killed with, or that plan revised at an epoch end if the resumed process runs at another speed)."""
     args = [a for a in _cmd(tmp_path / "c") if a not in ("--iters", "12")] + ["--budget", "0.4", "--method", "single"]
     p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     last = tmp_path / "c" / "last.pt"
@@ -74,7 +75,8 @@ def test_budget_run_killed_is_unfinished_and_resumes_to_its_plan(tmp_path):
     r = subprocess.run(args + ["--resume"], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     done = torch.load(last, map_location="cpu", weights_only=True)["extra"]["progress"]
-    assert done["finished"] is True and done["iterations_done"] == prog["iterations_planned"] == done["iterations_planned"]
+    assert done["finished"] is True and done["iterations_done"] == done["iterations_planned"] > prog["iterations_done"]
+    assert done["iterations_planned"] == prog["iterations_planned"] or done["replans"] > prog["replans"]
     assert done["wall_s"] > prog["wall_s"]
 
 def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
