@@ -144,13 +144,25 @@ def _check_fields(d: dict, where: str) -> dict:
     if owned: raise ValueError(f"{where}: {owned} are set by the grid (out = OUT/NAME, resume when last.pt exists)")
     return d
 
+def _hashed_fields(cfg: TrainConfig | dict) -> dict:
+    "The config as a dict of the fields a hash covers: all but HASH_EXCLUDE, and not the model options or budget left at None."
+    d = cfg.to_dict() if isinstance(cfg, TrainConfig) else TrainConfig(**{k: v for k, v in cfg.items() if k in _TRAIN_FIELDS}).to_dict()
+    return {k: v for k, v in sorted(d.items()) if k not in HASH_EXCLUDE and not (k in MODEL_OPTIONS + ("budget",) and v is None)}
+
+def _digest(d: dict) -> str: return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
 def config_hash(cfg: TrainConfig | dict) -> str:
     """A short hash of the config fields that change the trained model (all but HASH_EXCLUDE). Model options left at None
     (the default widths and ASPP rates) and an unset time budget are left out, so runs recorded before those options existed
-    keep their hash."""
-    d = cfg.to_dict() if isinstance(cfg, TrainConfig) else TrainConfig(**{k: v for k, v in cfg.items() if k in _TRAIN_FIELDS}).to_dict()
-    d = {k: v for k, v in sorted(d.items()) if k not in HASH_EXCLUDE and not (k in MODEL_OPTIONS + ("budget",) and v is None)}
-    return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    keep their hash. Where the files lie is not part of it either: `root` is left out (the dataset and split names stay) and
+    `weights` counts by its file name, so a grid's finished runs stay finished when the data or the weights move."""
+    d = {k: v for k, v in _hashed_fields(cfg).items() if k != "root"}
+    if d.get("weights"): d["weights"] = Path(d["weights"]).name
+    return _digest(d)
+
+def _path_hash(cfg: TrainConfig | dict) -> str:
+    "The hash grids recorded until 2026-12-03, with `root` and `weights` as the paths they were: older records carry it."
+    return _digest(_hashed_fields(cfg))
 
 def _experiment_from(d) -> Experiment:
     if not isinstance(d, dict) or "name" not in d or set(d) - {"name", "config", "evals"}:
@@ -256,16 +268,25 @@ def prepare_for_eval(model, dataset: str, root=None, split: str = "train", froze
     tr = get_dataset(dataset, root, split, transform=eval_transforms(model.input_mean, model.input_std))
     return recalibrate_bn(model, tr, EVAL_BN_BATCHES, EVAL_BN_BATCH_SIZE, frozen_encoder=frozen_encoder, progress=False)
 
+def _same_config(stored_hash: str | None, stored_config: dict | None, cfg: TrainConfig, h: str) -> bool:
+    """Whether a record with `stored_hash` (and the config it was made from, when it kept one) belongs to `cfg`, whose hash is
+    `h`: the same hash, or a record of the older hash (`_path_hash`) made from the same config, wherever its files were then."""
+    if stored_hash == h: return True
+    if stored_config is not None: return config_hash(stored_config) == h
+    return stored_hash is not None and stored_hash == _path_hash(cfg)
+
 def _plan(exp: Experiment, cfg: TrainConfig, out_dir: Path) -> dict:
     "What run_grid must do for `exp`: skip, evaluate (the missing evals), resume, train, or stale (files of another config)."
     d, h = out_dir / exp.name, config_hash(cfg)
     want = [e.to_dict() for e in exp.evals]
     res, tr = _read_json(d / RESULT_FILE), _read_json(d / TRAIN_FILE)
-    if tr is not None and tr.get("config_hash") != h:
+    # the training record keeps only a hash; the result record written with it keeps the config as well
+    tr_config = res.get("config") if tr is not None and res and res.get("config_hash") == tr.get("config_hash") else None
+    if tr is not None and not _same_config(tr.get("config_hash"), tr_config, cfg, h):
         return dict(action="stale", reason=f"{d} holds a finished run of a different config (hash {tr.get('config_hash')} != {h}); "
                                            "delete the folder or rename the experiment")
     if tr is not None:
-        same = res and res.get("config_hash") == h and res.get("eval_procedure") == EVAL_PROCEDURE
+        same = res and _same_config(res.get("config_hash"), res.get("config"), cfg, h) and res.get("eval_procedure") == EVAL_PROCEDURE
         done = [r["eval"] for r in res.get("evals", [])] if same else []
         missing = [e for e in want if e not in done]
         return dict(action="skip" if not missing else "evaluate", evals=missing, done=done)
@@ -335,9 +356,12 @@ def run_experiment(exp: Experiment, cfg: TrainConfig, out_dir: Path, progress: b
             if rank == 0: _write_json(d / TRAIN_FILE, stats)
         else:
             stats = _read_json(d / TRAIN_FILE)
+            if rank == 0 and stats and stats.get("config_hash") != h:     # an older hash: the record now carries the current one
+                stats["config_hash"] = h; _write_json(d / TRAIN_FILE, stats)
         record["train"] = stats
         old = _read_json(d / RESULT_FILE) or {}
-        record["evals"] = [r for r in old.get("evals", []) if old.get("config_hash") == h and r["eval"] in plan["done"]]
+        record["evals"] = [r for r in old.get("evals", []) if _same_config(old.get("config_hash"), old.get("config"), cfg, h)
+                           and r["eval"] in plan["done"]]
         ck = _checkpoint(d)
         model = load_model(ck)
         device = pick_device(cfg.device)
