@@ -360,8 +360,8 @@ def run_experiment(exp: Experiment, cfg: TrainConfig, out_dir: Path, progress: b
                 stats["config_hash"] = h; _write_json(d / TRAIN_FILE, stats)
         record["train"] = stats
         old = _read_json(d / RESULT_FILE) or {}
-        record["evals"] = [r for r in old.get("evals", []) if _same_config(old.get("config_hash"), old.get("config"), cfg, h)
-                           and r["eval"] in plan["done"]]
+        same = _same_config(old.get("config_hash"), old.get("config"), cfg, h)
+        record["evals"] = [r for r in old.get("evals", []) if same and r["eval"] in plan["done"]]
         ck = _checkpoint(d)
         model = load_model(ck)
         device = pick_device(cfg.device)

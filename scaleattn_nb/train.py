@@ -370,7 +370,8 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
     model.to(device)
     if device.type == "cuda" and cfg.channels_last: model.to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(param_groups(model, cfg.lr, cfg.head_lr_mult, cfg.weight_decay), lr=cfg.lr, momentum=cfg.momentum)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: poly_lambda(total(), cfg.poly_power, cfg.warmup_iters, *plan["anchor"])(t))
+    lr_factor = lambda t: poly_lambda(total(), cfg.poly_power, cfg.warmup_iters, *plan["anchor"])(t)   # the plan's curve
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
     dtype = amp_dtype(cfg.amp, device)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     loss_fn = loss_fn or build_loss(cfg.method, train_ds.num_classes, **{k: v for k, v in dict(
@@ -433,7 +434,7 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
         if revise and n != plan["total"]:
             plan["replans"] += 1
             if it >= cfg.warmup_iters:     # the curve goes on from the multiplier it has now: no jump in the learning rate
-                plan["anchor"] = (it, poly_lambda(plan["total"], cfg.poly_power, cfg.warmup_iters, *plan["anchor"])(it))
+                plan["anchor"] = (it, lr_factor(it))
         plan["total"] = n
         if rank == 0:
             _log(log_path, dict(iteration=it, plan=plan["total"], step_s=step_s, val_s=costs["val_s"], save_s=costs["save_s"],
