@@ -58,6 +58,28 @@ def test_check_fits():
         pack.check_fits({"images": 10, "labels": 5}, tree_bytes=100, limit_bytes=110)
 
 
+def test_pack_auto_format(monkeypatch):
+    "--image-format auto (the default): JPEG when the pack travels, else WebP; both too large: one error naming both tries."
+    pack = _load_script(PACK, "device_pack")
+    fits = set()
+    def fake_build(out, camvid_src, weights_src, *, image_format, log=print, **kw):
+        if image_format not in fits: raise pack.PackTooLarge(f"{image_format} too large")
+        return dict(camvid=dict(format=image_format))
+    monkeypatch.setattr(pack, "build_pack", fake_build)
+    said = []
+    fits.update({"jpeg", "webp"})
+    assert pack.build_pack_fitting("out", "src", None, log=said.append)["camvid"]["format"] == "jpeg" and not said
+    fits.discard("jpeg")
+    m = pack.build_pack_fitting("out", "src", None, log=said.append)
+    assert m["camvid"]["format"] == "webp" and "jpeg pack did not travel" in m["image_format_note"], m
+    assert said == ["the jpeg pack does not travel; trying webp"]
+    fits.clear()
+    with pytest.raises(pack.PackTooLarge, match=r"(?s)as jpeg: jpeg too large.*as webp: webp too large"):
+        pack.build_pack_fitting("out", "src", None, log=said.append)
+    with pytest.raises(pack.PackTooLarge, match="jpeg too large"):          # a format asked for is the only one tried
+        pack.build_pack_fitting("out", "src", None, image_format="jpeg", log=said.append)
+
+
 def test_pack_fixture(tmp_path, camvid_src):
     root, weights, wheels = camvid_src
     out = tmp_path / "pack"
@@ -163,6 +185,10 @@ def test_suite_cpu_end_to_end(tmp_path, camvid_src):
     rows = json.loads((tmp_path / "verify.json").read_text())
     assert {(x["model"], x["flip"]) for x in rows} == {(n, f) for n in models for f in (False, True)}
     assert all(x["ok"] and abs(x["here_miou"] - x["gpu_miou"]) <= 0.05 and x["images"] == 1 for x in rows), rows
+    # ... and says whether they may be shipped: two iterations on the sample are far below the floor (and evaluated at the
+    # training scales only, so hierarchical at {0.5, 1, 2} is "not evaluated")
+    assert "ship them in place of the CPU-trained models? NO" in r.stdout, r.stdout[-2000:]
+    assert "FAIL hierarchical at {0.5, 1, 2}: not evaluated" in r.stdout and "ok   camvid-single: returned" in r.stdout, r.stdout[-2000:]
     assert res["within_budget"] and {"results.json", "logs.tar.gz"} <= set(res["files"])
     import tarfile
     with tarfile.open(out / "logs.tar.gz") as t: names = t.getnames()
@@ -198,6 +224,43 @@ def test_suite_budget_training(tmp_path):
     assert m["train_wall_s"] <= m["config"]["budget"] * 60 * 1.5 + 20
 
 
+def test_suite_grids_keep_and_skip(tmp_path):
+    """The GPU grids across calls: a run trains what it can at the grid's length; tools/device/keep puts the finished
+    experiments' records where issue 18 commits them; the next call skips those, without starting a worker."""
+    KEEP = REPO / "tools" / "device" / "keep"
+    args = ("grids", "--grid-only", "single-mobilenet_v2-seed0", "--crop", "64", "64", "--iters", "2", "--batch", "2",
+            "--weights", "none", "--wheels", str(tmp_path / "none"), "--startup-s", "5")
+    res, out = _suite(tmp_path, *args, "--grid-records", "", budget=200)
+    g = res["grids"]
+    assert g["status"] == "ok" and g["length"] == "iters", g
+    e = g["grids"]["tao2020"]["experiments"]["single-mobilenet_v2-seed0"]
+    assert e["status"] == "ok" and e["iterations"] == 2 and e["rows"] and all(r["status"] == "done" for r in e["rows"]), e
+    assert "measured on" in g["estimate"]["source"]       # what comes next is planned from the run's own speed
+    # the name is an experiment of both grids, with the same training config: trained once, reused with Chen's evaluations
+    assert g["grids"]["chen2016"]["experiments"]["single-mobilenet_v2-seed0"]["status"].startswith("reused: trained in tao2020")
+    records, runs = tmp_path / "records", tmp_path / "runs"
+    r = subprocess.run([sys.executable, str(KEEP), str(out), "--records", str(records), "--runs", str(runs)],
+                       capture_output=True, text=True, env=ENV, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (runs / res["started"][:10] / "results.json").read_text() == (out / "results.json").read_text()
+    for grid in ("tao2020", "chen2016"):
+        d = records / f"{grid}-gpu"
+        rec = json.loads((d / "single-mobilenet_v2-seed0" / "grid_result.json").read_text())
+        assert rec["status"] == "done" and rec["config"]["out"] == "single-mobilenet_v2-seed0" and (d / "results.csv").is_file()
+        assert len(rec["evals"]) == {"tao2020": 3, "chen2016": 1}[grid]          # each grid's own evaluations
+        assert json.loads((d / "grid.json").read_text())["experiments"] and "out" not in json.loads((d / "grid.json").read_text())["base"]
+    (tmp_path / "again").mkdir()
+    res2, _ = _suite(tmp_path / "again", *args, "--grid-records", str(records), budget=120)
+    for grid in ("tao2020", "chen2016"):
+        g2 = res2["grids"]["grids"][grid]
+        assert g2["seeded"] == ["single-mobilenet_v2-seed0"]
+        assert g2["experiments"]["single-mobilenet_v2-seed0"] == {"status": "done earlier (committed records)"}, g2
+    assert res2["grids"]["status"] == "ok"
+    # bad input: a folder that is not a suite's output
+    r = subprocess.run([sys.executable, str(KEEP), str(tmp_path)], capture_output=True, text=True, env=ENV, timeout=120)
+    assert r.returncode == 2 and "no device suite results" in r.stderr, r.stderr
+
+
 def test_suite_ddp_worker_gloo(tmp_path):
     "The smoke check's torchrun worker, run on the CPU with gloo instead of NCCL: the same code path up to the backend."
     suite = _load_script(SUITE, "device_suite")
@@ -230,3 +293,30 @@ def test_suite_flops_pool(tmp_path):
     suite = _load_script(SUITE, "device_suite")
     test = rows["hierarchical (0.5,1)"]
     assert test["flops_per_image"] == suite._flops_per_image("hierarchical", (0.5, 1.0), (64, 64), {})
+
+
+def test_verify_ship_check(tmp_path):
+    "verify's shipping decision (issue 17's floor) from a run's figures: each check can fail on its own."
+    v = _load_script(VERIFY, "device_verify")
+    ev = lambda scales, miou, merge="attention", flip=False: dict(status="ok", scales=list(scales), merge=merge, flip=flip, miou=miou)
+    def run(h3=0.65, s1=0.60, dead=0.01, finished=True, mb=9.0):
+        models = {}
+        for n in v.SHIPPED:
+            evals = {"camvid-hierarchical": [ev((0.5, 1.0), 0.66), ev((0.5, 1.0, 2.0), h3)],
+                     "camvid-single": [ev((1.0,), s1), ev((0.5, 1.0, 2.0), 0.59, "average")],
+                     "camvid-explicit": [ev((0.5, 0.75, 1.0), 0.63)]}[n]
+            models[n] = dict(status="ok", evals=evals, deep_dead=[[10, 0.2], [900, dead]],
+                             train=dict(finished=finished, iterations=900, planned=900, epochs=39.1))
+            (tmp_path / f"{n}.pt").write_bytes(b"\0" * int(mb * 1e6))
+        return v.ship_check(dict(shipped=dict(models=models)), tmp_path)
+    ok, lines = run()
+    assert ok and len(lines) == 9 and all(l.startswith("  ok") for l in lines), lines
+    assert any("0.6500 (floor 0.62, +3.0 points)" in l for l in lines), lines
+    for kw, why in [(dict(h3=0.60), "floor 0.62, -2.0 points"), (dict(h3=0.63, s1=0.64), "above single at {1} 0.6400"),
+                    (dict(dead=0.9), "deepest layer 90.0% constant"), (dict(finished=False), "schedule NOT finished"),
+                    (dict(mb=10.5), "31.50 MB together")]:
+        ok, lines = run(**kw)
+        assert not ok and any(l.startswith("  FAIL") and why in l for l in lines), (kw, lines)
+    (tmp_path / "camvid-explicit.pt").unlink()
+    ok, lines = v.ship_check(dict(shipped=dict(models={})), tmp_path)
+    assert not ok and any("camvid-explicit: NOT returned" in l for l in lines) and any("not evaluated" in l for l in lines)
