@@ -5,7 +5,7 @@ training, then after re-estimating those outside the frozen encoder on 16 batche
 only read padding at the training crop are zeroed (`infer.zero_unseen_taps`; none for ASPP 6/12/18 at 360x480). Written
 with `models.export_half` (fp16, BatchNorm statistics fp32, no aux head), the run's progress record and both figures in its
 metadata, and paths in the training config made relative to the repository root. Run from the repository root:
-  python nbs/camvid_runs/ship.py runs/camvid-explicit-lr/last.pt camvid-explicit --trained-on "CPU, no GPU: ..."
+  python nbs/camvid_runs/ship.py runs/camvid-explicit-s17/last.pt camvid-explicit --trained-on "CPU, no GPU: ..."
 (writes scaleattn_nb/assets/checkpoints/camvid-explicit.pt; --out to write elsewhere)."""
 import argparse, copy, json, os, tempfile, torch
 from pathlib import Path
