@@ -298,10 +298,11 @@ def test_suite_flops_pool(tmp_path):
 def test_verify_ship_check(tmp_path):
     "verify's shipping decision (issue 17's floor) from a run's figures: each check can fail on its own."
     v = _load_script(VERIFY, "device_verify")
+    from scaleattn_nb.models import PRETRAINED
     ev = lambda scales, miou, merge="attention", flip=False: dict(status="ok", scales=list(scales), merge=merge, flip=flip, miou=miou)
     def run(h3=0.65, s1=0.60, dead=0.01, finished=True, mb=9.0):
         models = {}
-        for n in v.SHIPPED:
+        for n in PRETRAINED:
             evals = {"camvid-hierarchical": [ev((0.5, 1.0), 0.66), ev((0.5, 1.0, 2.0), h3)],
                      "camvid-single": [ev((1.0,), s1), ev((0.5, 1.0, 2.0), 0.59, "average")],
                      "camvid-explicit": [ev((0.5, 0.75, 1.0), 0.63)]}[n]
