@@ -18,9 +18,9 @@ from .merge import (merge_average, merge_max, merge_explicit, merge_hierarchical
 # %% auto #0
 __all__ = ['SMP_ARCHS', 'SMP_ATROUS_RATES', 'METHODS', 'MERGES', 'HEADS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'MINUS1_1',
            'DEFAULT_SCALES', 'DECODERS', 'KNOWN_WEIGHTS_NORM', 'CUSTOM_OUTPUTS', 'CHECKPOINT_FORMAT', 'CUSTOM_FIELDS',
-           'PRETRAINED', 'conv_bn_relu', 'seg_head', 'aux_head', 'explicit_attention_head', 'pad_to_multiple',
-           'crop_to_stride', 'SmpArch', 'SmpTrunk', 'LargeFOVTrunk', 'SpatialOCR', 'HRNetOCRTrunk', 'NetTrunk',
-           'ScaleOutput', 'MultiScaleNet', 'smp_encoders', 'create_model', 'wrap_model', 'set_input_norm',
+           'PRETRAINED', 'SHIPPED_MB', 'conv_bn_relu', 'seg_head', 'aux_head', 'explicit_attention_head',
+           'pad_to_multiple', 'crop_to_stride', 'SmpArch', 'SmpTrunk', 'LargeFOVTrunk', 'SpatialOCR', 'HRNetOCRTrunk',
+           'NetTrunk', 'ScaleOutput', 'MultiScaleNet', 'smp_encoders', 'create_model', 'wrap_model', 'set_input_norm',
            'load_encoder_weights', 'save_checkpoint', 'load_checkpoint', 'load_model', 'pretrained_dir',
            'resolve_checkpoint', 'shipped_names', 'pretrained', 'export_half', 'fp16_megabytes', 'unseen_taps']
 
@@ -668,6 +668,7 @@ def load_model(path_or_name, map_location="cpu") -> MultiScaleNet:
 PRETRAINED = {"camvid-hierarchical": "hierarchical attention, DeepLabV3+ MobileNetV2, trained on scales (0.5, 1.0)",
               "camvid-explicit": "explicit attention (Chen et al.), same trunk, scales (1.0, 0.75, 0.5), extra supervision",
               "camvid-single": "single-scale baseline, same trunk and schedule"}
+SHIPPED_MB = 30.0      # the shipped checkpoints together, at most (MB of 1e6 bytes): the package stays small to install
 
 def pretrained_dir() -> Path:
     "Where the shipped checkpoints live inside the installed package."

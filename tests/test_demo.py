@@ -1,14 +1,14 @@
 "`scaleattn demo` — the README's main job — on the bundled sample and the shipped checkpoints, as a user runs it."
 import json, shutil, subprocess
 from pathlib import Path
-from scaleattn_nb.models import PRETRAINED, pretrained_dir
+from scaleattn_nb.models import PRETRAINED, SHIPPED_MB, pretrained_dir
 from scaleattn_nb.models import shipped_names
 from _cli import run_scaleattn
 
 def test_shipped_checkpoints_present_and_small():
     names = shipped_names()
     assert set(names) == set(PRETRAINED), names                      # all three CamVid models ship
-    assert sum((pretrained_dir() / f"{n}.pt").stat().st_size for n in names) <= 30e6   # the budget: 30 MB together
+    assert sum((pretrained_dir() / f"{n}.pt").stat().st_size for n in names) <= SHIPPED_MB * 1e6   # the budget, together
 
 def test_demo_end_to_end(tmp_path):
     out = tmp_path / "report"
