@@ -100,7 +100,6 @@ def shipped_summary(runs, names: Sequence[str] | None = None) -> str:
     if missing: raise FileNotFoundError(f"no saved table for {', '.join(missing)} in {runs} (30_camvid writes table_NAME.json)")
     own = lambda r: r["merge"] == ("average" if r["method"] == "single" else "attention")
     pct = lambda v: "—" if v is None else f"{100 * v:.1f}"
-    fmt = lambda S: "{" + ", ".join(f"{s:g}" for s in S) + "}"
     merge = lambda r: f"; {r['merge']}" if len(r["scales"]) > 1 else ""   # one scale: every merge is that prediction
     from scaleattn_nb.bench import markdown_table
     table = []
@@ -110,8 +109,8 @@ def shipped_summary(runs, names: Sequence[str] | None = None) -> str:
         at = lambda S: max((r["miou"] for r in rows if not r["flip"] and r["scales"] == sorted(S) and own(r)), default=None)
         best, c = max(rows, key=lambda r: r["miou"]), ex.get("train_config", {})
         how = f"{c['crop_size'][0]}x{c['crop_size'][1]} crops, {ex.get('iteration', '?')} iterations of {c['batch_size']}" if c else "?"
-        table.append([f"`{n}`", method, how, pct(at([1.0])), f"{pct(at(scales))} at {fmt(scales)}", pct(at([0.5, 1.0, 2.0])),
-                      f"**{pct(best['miou'])}** ({fmt(best['scales'])[1:-1]}{merge(best)}{'; flip' if best['flip'] else ''})"])
+        table.append([f"`{n}`", method, how, pct(at([1.0])), f"{pct(at(scales))} at {_fmt_scales(scales)}", pct(at([0.5, 1.0, 2.0])),
+                      f"**{pct(best['miou'])}** ({_fmt_scales(best['scales'])[1:-1]}{merge(best)}{'; flip' if best['flip'] else ''})"])
     head = ["model", "method", "trained on", "{1}", "its training scales", "{0.5, 1, 2}", "best: mIoU (scales; merge; flip)"]
     return "\n".join(markdown_table(head, table))
 
