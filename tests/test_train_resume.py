@@ -82,3 +82,24 @@ def test_budget_run_killed_is_unfinished_and_resumes_to_its_plan(tmp_path):
 def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
     r = subprocess.run(_cmd(tmp_path / "none", "--resume"), capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and "no checkpoint" in r.stderr
+
+def test_budget_probe_leaves_out_the_first_validation_pass(tmp_path, monkeypatch):
+    """The budget's validation estimate is timed after one untimed image: the first pass at evaluation shapes pays one-off
+    costs (cuDNN and kernel selection on a GPU), and scaled to the whole split it once planned 131 s for an H200's 2 s
+    validation, so the run stopped after its 13 probe steps. Here the first evaluation call sleeps 5 s."""
+    import json
+    from scaleattn_nb import train as T
+    calls, secs, real = [], [], T.evaluate
+    def evaluate(*a, **kw):
+        if not calls: time.sleep(5.0)
+        calls.append(len(a[1])); t = time.perf_counter(); out = real(*a, **kw); secs.append(time.perf_counter() - t)
+        return out
+    monkeypatch.setattr(T, "evaluate", evaluate)
+    r = T.train(T.TrainConfig(method="single", dataset="sample", crop_size=(64, 64), batch_size=2, workers=0, budget=0.5,
+                              val_every=1000, out=str(tmp_path / "b"), progress=False, seed=0))   # validated at the end only
+    plan = [json.loads(l) for l in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines() if '"plan"' in l][0]
+    n = calls[-1]                                        # the final validation: the whole split
+    assert calls == [1, min(T.PROBE_VAL_IMAGES, n - 1), n], calls    # one image untimed, the timed probe, the end
+    k = calls[1]                                         # the estimate is the timed probe scaled to the split, no sleep in it
+    assert plan["val_s"] == pytest.approx(secs[1] * n / k, rel=0.25), (plan, secs)
+    assert r["finished"] and r["iterations"] == r["planned"] > plan["iteration"], r
