@@ -224,6 +224,24 @@ def test_suite_budget_training(tmp_path):
     assert m["train_wall_s"] <= m["config"]["budget"] * 60 * 1.5 + 20
 
 
+def test_keep_same_day_runs_side_by_side(tmp_path):
+    """Two device calls on one day (a session that reruns after fixing something): keep puts the second beside the
+    first (DATE-2) instead of over it; keeping the same run again rewrites its own folder; a --date that is no date fails."""
+    keep = _load_script(REPO / "tools" / "device" / "keep", "keep_mod")
+    runs, outs = tmp_path / "runs", []
+    for i in range(2):
+        o = tmp_path / f"out{i}"; o.mkdir(); outs.append(o)
+        (o / "results.json").write_text(json.dumps(dict(format="scaleattn_nb.device-suite/1", started="2026-12-04T01:50:03+0000", call=i)))
+    quiet = lambda *a: None
+    first = keep.keep(outs[0], runs, tmp_path / "rec", log=quiet)["results"]
+    second = keep.keep(outs[1], runs, tmp_path / "rec", log=quiet)["results"]
+    again = keep.keep(outs[1], runs, tmp_path / "rec", log=quiet)["results"]
+    assert Path(first).parent.name == "2026-12-04" and Path(second).parent.name == "2026-12-04-2" and again == second
+    assert [json.loads(Path(f).read_text())["call"] for f in (first, second)] == [0, 1]
+    assert sorted(d.name for d in runs.iterdir()) == ["2026-12-04", "2026-12-04-2"]
+    with pytest.raises(ValueError, match="YYYY-MM-DD"): keep.keep(outs[0], runs, tmp_path / "rec", date="today", log=quiet)
+
+
 def test_suite_grids_keep_and_skip(tmp_path):
     """The GPU grids across calls: a run trains what it can at the grid's length; tools/device/keep puts the finished
     experiments' records where issue 18 commits them; the next call skips those, without starting a worker."""
