@@ -158,6 +158,13 @@ def test_suite_cpu_end_to_end(tmp_path, camvid_src):
     assert all(m["status"] == "ok" for m in sm["cpu_methods"]["methods"].values()), sm["cpu_methods"]
     rows = [r for r in res["bench"]["train"] if r.get("status") == "ok"]
     assert rows and all(r["flops_per_image"] > 0 and r["images_per_s"] > 0 and r["mfu"] is None for r in rows)
+    # the two rows the step-time target compares are profiled: ops by their own CPU time, shares summing to at most 1
+    prof = {r["name"]: r["profile"] for r in rows if "profile" in r}
+    assert set(prof) == {"single", "hierarchical (0.5,1)"}, list(prof)
+    for p in prof.values():
+        assert p["clock"] == "CPU" and p["ops"] and all(o["op"].startswith("aten::") and o["ms_per_step"] > 0 for o in p["ops"]), p
+        assert sum(o["share"] for o in p["ops"]) <= 1 + 1e-9 and p["aten_calls_per_step"] > len(p["ops"])
+    assert prof["hierarchical (0.5,1)"]["aten_calls_per_step"] > prof["single"]["aten_calls_per_step"]   # two scales, attention
     assert res["bench"]["loader"] == "not available: this version of scaleattn_nb.bench has no loader_throughput" \
         or isinstance(res["bench"]["loader"], dict)
     # the shipped plan: three models trained, exported in fp16, evaluated with and without flip
@@ -173,6 +180,10 @@ def test_suite_cpu_end_to_end(tmp_path, camvid_src):
         assert net.checkpoint_extra["trained_on"].startswith("cpu") and "val_miou" in net.checkpoint_extra
         assert list(net.train_scales) == m["train_scales"] and net.config["atrous_rates"] == [6, 12, 18]
     assert models["camvid-explicit"]["config"]["attention_channels"] == 256
+    # the three share the time by the step times this call's bench measured, when it measured all three
+    ran = {(r["method"], tuple(r["scales"])) for r in res["bench"]["train"] if r.get("status") == "ok"}
+    by_bench = all((m["method"], tuple(map(float, m["train_scales"]))) in ran for m in models.values())
+    assert res["shipped"]["time_weights_from"] == ("bench step times (this call's bench)" if by_bench else "training FLOPs per image")
     # Chen's learning rate (0.01 kills the encoder's deepest features), the explicit model at a quarter; deep_dead comes back
     assert [models[n]["config"]["lr"] for n in ("camvid-hierarchical", "camvid-single", "camvid-explicit")] == [0.001, 0.001, 0.00025]
     for name, m in models.items():
@@ -222,6 +233,24 @@ def test_suite_budget_training(tmp_path):
     assert m["status"] == "ok", m.get("error")
     assert m["schedule"].startswith("TrainConfig.budget") and m["config"]["budget"] > 0
     assert m["train_wall_s"] <= m["config"]["budget"] * 60 * 1.5 + 20
+
+
+def test_suite_costs_from(tmp_path):
+    """--costs-from: the shipped models' time split by a kept run's bench step times; a file that is not a suite's results
+    with a bench is refused before anything runs."""
+    suite = _load_script(SUITE, "suite_costs")
+    res = dict(bench=dict(train=[dict(method="single", scales=[1.0], status="ok", step_s=0.031),
+                                 dict(method="hierarchical", scales=[0.5, 1.0], status="ok", step_s=0.075),
+                                 dict(method="average", scales=[0.5, 1.0, 2.0], status="skipped: out of time")]))
+    assert suite.step_costs(res) == {("single", (1.0,)): 0.031, ("hierarchical", (0.5, 1.0)): 0.075}
+    res["bench"].update(batch=16, loader=dict(none=dict(images_per_s=100.0), device=dict(images_per_s=800.0)))   # + a batch's feed
+    assert suite.step_costs(res) == pytest.approx({("single", (1.0,)): 0.051, ("hierarchical", (0.5, 1.0)): 0.095})
+    assert suite.step_costs(dict(bench="skipped: 3 s left")) == {} and suite.step_costs({}) == {}
+    (tmp_path / "r.json").write_text(json.dumps(dict(smoke={})))
+    for bad in (tmp_path / "r.json", tmp_path / "missing.json"):
+        r = subprocess.run([sys.executable, str(SUITE), "shipped", "--costs-from", str(bad), "--out", str(tmp_path / "o")],
+                           capture_output=True, text=True, env=ENV, timeout=120)
+        assert r.returncode == 2 and "--costs-from" in r.stderr and not (tmp_path / "o").exists(), r.stderr
 
 
 def test_keep_same_day_runs_side_by_side(tmp_path):
