@@ -387,6 +387,17 @@ def suite_report(res: dict) -> str:
         tg = b.get("targets") or {}
         if tg: out += markdown_table(["target", "value", "wanted", "met"], [[k, _f(t["value"]), t["target"], "yes" if t["met"] else "**no**"]
                                                                           for k, t in tg.items()], right=True) + [""]
+        prof = [(r["name"], r["profile"]) for r in b["train"] if isinstance(r.get("profile"), dict) and r["profile"].get("ops")]
+        if prof:    # the suite's profile of the rows the step-time target compares: which ops take the time, how many launches
+            ops = list(dict.fromkeys(o["op"] for _, p in prof for o in p["ops"][:8]))
+            cell = lambda p, op: next((f"{o['ms_per_step']:.1f} ({o['calls_per_step']:.0f})" for o in p["ops"] if o["op"] == op), "–")
+            count = "kernel launches per step" if "kernels_per_step" in prof[0][1] else "aten calls per step"
+            out += [f"**Where a step's time goes** (torch.profiler over {prof[0][1]['steps']} steps): each aten op's own "
+                    f"{prof[0][1]['clock']} time in ms per step, its calls per step in brackets (–: not among that row's top "
+                    f"{len(prof[0][1]['ops'])}):", ""]
+            out += markdown_table(["op"] + [n for n, _ in prof], [[op] + [cell(p, op) for _, p in prof] for op in ops]
+                                  + [["all aten ops"] + [f"{p['total_ms_per_step']:.1f}" for _, p in prof],
+                                     [count] + [_f(p.get("kernels_per_step", p.get("aten_calls_per_step")), ".0f") for _, p in prof]], right=True) + [""]
         ld = b.get("loader")
         if isinstance(ld, dict):
             model_ips = s and s["images_per_s"]
