@@ -445,7 +445,7 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
     def measure_and_plan(step_s: float):
         if val_ds is not None:
             # one image untimed first: the first pass at evaluation shapes pays one-off costs (cuDNN/kernel selection,
-            # allocator growth), which scaled by len(val_ds) / k once made an H200 plan 131 s for a 5 s validation and no steps
+            # allocator growth), which scaled by len(val_ds) / k once made an H200 plan 131 s for a 2 s validation and no steps
             run_validation(torch.utils.data.Subset(val_ds, range(1)))
             k = min(len(val_ds) - 1, PROBE_VAL_IMAGES)
             if k > 0: costs["val_s"] = run_validation(torch.utils.data.Subset(val_ds, range(1, 1 + k)))[1] * len(val_ds) / k
