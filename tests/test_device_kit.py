@@ -235,6 +235,21 @@ def test_suite_budget_training(tmp_path):
     assert m["train_wall_s"] <= m["config"]["budget"] * 60 * 1.5 + 20
 
 
+def test_suite_shipped_parallel(tmp_path):
+    """--parallel: the shipped models train at the same time, each with the whole time left, and all three come back
+    (records in SHIPPED's order, exports written)."""
+    res, out = _suite(tmp_path, "shipped", "--parallel", "--no-ddp", "--no-compile", "--crop", "64", "64", "--iters", "2",
+                      "--batch", "2", "--eval-sets", "train", "--eval-images", "1", "--weights", "none", "--wheels",
+                      str(tmp_path / "none"), budget=300)
+    sh = res["shipped"]
+    assert sh["parallel"] is True and sh["status"] == "ok", sh
+    assert list(sh["models"]) == ["camvid-hierarchical", "camvid-single", "camvid-explicit"]
+    ms = list(sh["models"].values())
+    assert max(m["started_s"] for m in ms) < min(m["started_s"] + m["worker_wall_s"] for m in ms)    # they ran together
+    assert max(m["share_s"] for m in ms) - min(m["share_s"] for m in ms) < 5                       # each had the whole time
+    assert all((out / f"{n}.pt").is_file() for n in sh["models"])
+
+
 def test_suite_costs_from(tmp_path):
     """--costs-from: the shipped models' time split by a kept run's bench step times; a file that is not a suite's results
     with a bench is refused before anything runs."""
