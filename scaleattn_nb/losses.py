@@ -53,8 +53,10 @@ def region_vectors(x: torch.Tensor, radius: int = 3) -> torch.Tensor:
     return torch.stack(shifts, dim=2).reshape(B, C, radius * radius, h * w)
 
 def log_det_cholesky(a: torch.Tensor) -> torch.Tensor:
-    "log det of a batch of symmetric positive-definite matrices (..., d, d) from their Cholesky factors."
-    return 2 * torch.linalg.cholesky(a).diagonal(dim1=-2, dim2=-1).log().sum(-1)
+    "log det of a batch of symmetric positive-definite matrices (..., d, d) from their Cholesky factors; nan where one is not."
+    L, info = torch.linalg.cholesky_ex(a)       # not `cholesky`: on CUDA it waits for the device at every call to check `info`
+    ld = 2 * L.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+    return torch.where(info == 0, ld, torch.full_like(ld, float("nan")))   # a failed factor is not a log det: the loss says so
 
 # %% ../nbs/03_losses.ipynb #4d6a4a87
 class RMILoss(nn.Module):
@@ -82,9 +84,10 @@ class RMILoss(nn.Module):
         logits = resize_logits(logits.float(), target.shape[-2:])
         valid = target != self.ignore_index
         bad = valid & ((target < 0) | (target >= self.num_classes))
-        if bad.any():
-            raise ValueError(f"target holds labels outside 0..{self.num_classes - 1} that are not ignore_index={self.ignore_index}: "
-                             f"{sorted(set(target[bad].unique().tolist()))[:10]}")
+        msg = f"target holds labels outside 0..{self.num_classes - 1} that are not ignore_index={self.ignore_index}"
+        if target.device.type == "cpu" and not torch.compiler.is_compiling():
+            if bad.any(): raise ValueError(f"{msg}: {sorted(set(target[bad].unique().tolist()))[:10]}")
+        else: torch._assert_async(~bad.any(), msg)   # checked on the device: `if bad.any()` would make the CPU wait for it
         onehot = F.one_hot(torch.where(valid, target, 0), self.num_classes).permute(0, 3, 1, 2).float()
         mask = valid[:, None].float()                                   # (B, 1, H, W)
         return logits, onehot * mask, mask
@@ -114,7 +117,7 @@ class RMILoss(nn.Module):
         eye = torch.eye(d, dtype=torch.float64, device=Y.device)
         cov_y, cov_p, cov_yp = Y @ Y.mT, P @ P.mT, Y @ P.mT
         # Σ_Y|P = Σ_Y - Σ_YP Σ_P^{-1} Σ_YP^T, via a solve instead of an explicit inverse
-        cond = cov_y - cov_yp @ torch.linalg.solve(cov_p + self.eps * eye, cov_yp.mT)
+        cond = cov_y - cov_yp @ torch.linalg.solve_ex(cov_p + self.eps * eye, cov_yp.mT)[0]   # _ex: no wait (Σ_P + εI is positive definite)
         cond = 0.5 * (cond + cond.mT)                                      # symmetric up to rounding
         rmi = 0.5 * log_det_cholesky(cond + self.eps * eye)                 # (B, C)
         return (rmi.mean(0) / d).sum().float()
