@@ -89,7 +89,7 @@ class TrainConfig:
     amp: str = opt("auto", "mixed precision: auto (bf16 on CUDA when supported, else fp16; float32 on the CPU), bf16, fp16, off",
                    AMP_MODES)
     channels_last: bool = opt(True, "channels-last memory format (CUDA only)")
-    compile: bool = opt(False, "torch.compile the model")
+    compile: bool = opt(False, "torch.compile the model and the loss for the training steps (validation stays eager)")
     workers: int = opt(2, "DataLoader workers; only used with cache none")
     cache: str = opt("auto", "decode the training split once: ram, device (on the GPU), none (read files in workers), "
                      "auto (by free memory, see data.choose_cache)", CACHE_MODES)
@@ -386,7 +386,9 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
         unused = cfg.method == "hierarchical" and len(cfg.train_scales) < 2
         model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
                                                           find_unused_parameters=unused)
-    step_model = torch.compile(model) if cfg.compile else model
+    # --compile: the model's step and the loss, each one graph (neither waits for the device: 03_losses), so the launches of
+    # many small kernels (the GPU's bottleneck at these sizes: 20_bench) become fewer, fused ones; validation stays eager
+    step_model, step_loss = (torch.compile(model), torch.compile(loss_fn)) if cfg.compile else (model, loss_fn)
     dev_name = _device_name(device)
     wall = lambda: wall_before + time.perf_counter() - t_start
 
@@ -396,11 +398,19 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
                     budget_min=cfg.budget, replans=plan["replans"], finished=plan["total"] is not None and it >= plan["total"],
                     val_s=round(costs["val_s"], 2), save_s=round(costs["save_s"], 3), lr_anchor=list(plan["anchor"]))
 
-    pending = []   # the last step's (all ranks') "loss is finite" flag, read one step late: the device is not drained every step
+    # the last step's (all ranks') "loss is finite" flag, read one step late: on CUDA it is copied to the host right after the
+    # forward and an event marks the copy, so reading it waits for that copy only, not for the backward and optimizer step
+    # queued behind it (`bool(flag)` on the device tensor would drain the whole queue, every step)
+    pending = []
+    def flag_on_host(finite):
+        if finite.device.type != "cuda": return finite, None
+        host = torch.empty(finite.shape, dtype=finite.dtype, pin_memory=True); host.copy_(finite, non_blocking=True)
+        ev = torch.cuda.Event(); ev.record(); return host, ev
     def check_finite():
         "Raise NonFiniteLossError if the last step's loss was not finite (on any rank); called before anything is saved or validated."
+        if pending and pending[0][1] is not None: pending[0][1].synchronize()
         if pending and not bool(pending[0][0]):
-            _, loss, at, ep = pending[0]
+            _, _, loss, at, ep = pending[0]
             bar.close()
             if watch is not None: watch.close()
             raise NonFiniteLossError(f"loss is {loss.item()} at iteration {at} (epoch {ep}); stopping. "
@@ -464,10 +474,10 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
             check_finite()          # the previous step's flag, before this step's forward: its backward may still be running
             with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
                 o = step_model(x)
-                loss, parts = loss_fn(o, y)
+                loss, parts = step_loss(o, y)
             finite = torch.isfinite(loss.detach()).all().int()
             if world > 1: dist.all_reduce(finite, op=dist.ReduceOp.MIN)   # every rank stops at the same step
-            pending.append((finite, loss.detach(), it, epoch))
+            pending.append((*flag_on_host(finite), loss.detach(), it, epoch))
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward(); scaler.step(opt); scaler.update(); sched.step()
             it += 1; seen += x.shape[0] * world
