@@ -358,17 +358,22 @@ def suite_report(res: dict) -> str:
             p = sm.get(part)
             if isinstance(p, dict):
                 for m, r in p.get("methods", {}).items():
+                    syncs = r.get("host_syncs")
                     rows.append([f"{m} ({p['device']}, {_amp(p)}{', channels_last' if p.get('channels_last') else ''})", _status(r),
-                                 _f(r.get("step_s") and r["step_s"] * 1e3, ".1f"), _f(r.get("peak_bytes") and r["peak_bytes"] / 2**20, ".0f")])
-            elif p is not None and not str(p).startswith("skipped: CUDA present"): rows.append([part, _status(p), "–", "–"])
-        for part in ("ddp", "compile"):
-            p = sm.get(part)
-            if isinstance(p, dict) and part == "compile" and p.get("eager_step_s"):
-                rows.append([f"torch.compile ({p.get('method')}, batch {p.get('batch')})", _status(p) + (
-                    f": compiled in {p['compile_s']:.0f} s, step {p['eager_step_s'] * 1e3:.1f} → {p['compiled_step_s'] * 1e3:.1f} ms "
-                    f"({p['speedup']:.2f}x)" if p.get("compiled_step_s") else ""), _f(p["eager_step_s"] * 1e3, ".1f"), "–"])
-            else: rows.append(["DDP + scaleattn train under torchrun" if part == "ddp" else "torch.compile", _status(p), "–", "–"])
-        out += ["**Smoke check**: " + _status(sm), ""] + markdown_table(["part", "status", "step ms", "peak MiB"], rows, right=True) + [""]
+                                 _f(r.get("step_s") and r["step_s"] * 1e3, ".1f"), _f(r.get("peak_bytes") and r["peak_bytes"] / 2**20, ".0f"),
+                                 _f(syncs, "d") + (f" ({', '.join(r['host_sync_sites'][:3])})" if syncs and r.get("host_sync_sites") else "")])
+            elif p is not None and not str(p).startswith("skipped: CUDA present"): rows.append([part, _status(p), "–", "–", "–"])
+        for part in ("ddp", "compile"):   # compile: one run, or a list of runs (one per method)
+            for p in (sm.get(part) if isinstance(sm.get(part), list) else [sm.get(part)]):
+                if isinstance(p, dict) and part == "compile" and p.get("eager_step_s"):
+                    rows.append([f"torch.compile ({p.get('method')}, batch {p.get('batch')}{'' if p.get('mode', 'default') == 'default' else ', ' + p['mode']})",
+                                 _status(p) + (f": compiled in {p['compile_s']:.0f} s, step {p['eager_step_s'] * 1e3:.1f} → "
+                                               f"{p['compiled_step_s'] * 1e3:.1f} ms ({p['speedup']:.2f}x)" if p.get("compiled_step_s") else ""),
+                                 _f(p["eager_step_s"] * 1e3, ".1f"), "–", "–"])
+                else: rows.append(["DDP + scaleattn train under torchrun" if part == "ddp" else
+                                   f"torch.compile{' (' + p['method'] + ')' if isinstance(p, dict) and p.get('method') else ''}", _status(p), "–", "–", "–"])
+        out += ["**Smoke check** (host syncs: where one training step makes the CPU wait for the GPU): " + _status(sm), ""] + \
+            markdown_table(["part", "status", "step ms", "peak MiB", "host syncs"], rows, right=True) + [""]
     b = res.get("bench")
     if isinstance(b, dict) and isinstance(b.get("train"), list):
         ok = {r["name"]: r for r in b["train"] if r.get("status") == "ok"}
