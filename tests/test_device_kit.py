@@ -268,6 +268,18 @@ def test_suite_costs_from(tmp_path):
         assert r.returncode == 2 and "--costs-from" in r.stderr and not (tmp_path / "o").exists(), r.stderr
 
 
+def test_suite_lr_scale():
+    "--lr-scale multiplies every shipped model's learning rate, keeping the explicit model at a quarter of the others'."
+    from types import SimpleNamespace
+    suite = _load_script(SUITE, "suite_lr")
+    for scale, want in ((1.0, (0.001, 0.00025)), (4.0, (0.004, 0.001))):
+        ctx = SimpleNamespace(args=suite.parse_args(["shipped", "--lr-scale", str(scale)]), cuda=True, work=Path("/nonexistent"),
+                              data=dict(dataset="camvid", root="r", weights="w"))
+        lrs = {n: suite.shipped_config(ctx, n, m, sc, ex)["lr"] for n, m, sc, ex in suite.SHIPPED}
+        assert lrs == pytest.approx({"camvid-hierarchical": want[0], "camvid-single": want[0], "camvid-explicit": want[1]})
+    with pytest.raises(SystemExit): suite.parse_args(["shipped", "--lr-scale", "0"])
+
+
 def test_keep_same_day_runs_side_by_side(tmp_path):
     """Two device calls on one day (a session that reruns after fixing something): keep puts the second beside the
     first (DATE-2) instead of over it; keeping the same run again rewrites its own folder; a --date that is no date fails."""
