@@ -374,7 +374,7 @@ def test_verify_ship_check(tmp_path):
     v = _load_script(VERIFY, "device_verify")
     from scaleattn_nb.models import PRETRAINED
     ev = lambda scales, miou, merge="attention", flip=False: dict(status="ok", scales=list(scales), merge=merge, flip=flip, miou=miou)
-    def run(h3=0.65, s1=0.60, dead=0.01, finished=True, mb=9.0):
+    def run(h3=0.65, s1=0.60, dead=0.01, finished=True, mb=9.0, old_explicit=0.62):
         models = {}
         for n in PRETRAINED:
             evals = {"camvid-hierarchical": [ev((0.5, 1.0), 0.66), ev((0.5, 1.0, 2.0), h3)],
@@ -383,15 +383,19 @@ def test_verify_ship_check(tmp_path):
             models[n] = dict(status="ok", evals=evals, deep_dead=[[10, 0.2], [900, dead]],
                              train=dict(finished=finished, iterations=900, planned=900, epochs=39.1))
             (tmp_path / f"{n}.pt").write_bytes(b"\0" * int(mb * 1e6))
-        return v.ship_check(dict(shipped=dict(models=models)), tmp_path)
+        shipped = {"camvid-hierarchical": ((0.5, 1.0), 0.57), "camvid-single": ((1.0,), 0.54),
+                   "camvid-explicit": ((1.0, 0.75, 0.5), old_explicit)}    # the order of a scale set does not matter
+        return v.ship_check(dict(shipped=dict(models=models)), tmp_path, shipped=shipped)
     ok, lines = run()
-    assert ok and len(lines) == 9 and all(l.startswith("  ok") for l in lines), lines
+    assert ok and len(lines) == 12 and all(l.startswith("  ok") for l in lines), lines
+    assert any("camvid-explicit: at {1, 0.75, 0.5} 0.6300, the shipped model 0.6200 (+1.0 points" in l for l in lines), lines
+    assert run(old_explicit=0.639)[0]                                    # within the 0.01 tolerance
     assert any("0.6500 (floor 0.62, +3.0 points)" in l for l in lines), lines
     for kw, why in [(dict(h3=0.60), "floor 0.62, -2.0 points"), (dict(h3=0.63, s1=0.64), "above single at {1} 0.6400"),
                     (dict(dead=0.9), "deepest layer 90.0% constant"), (dict(finished=False), "schedule NOT finished"),
-                    (dict(mb=10.5), "31.50 MB together")]:
+                    (dict(mb=10.5), "31.50 MB together"), (dict(old_explicit=0.65), "the shipped model 0.6500 (-2.0 points")]:
         ok, lines = run(**kw)
         assert not ok and any(l.startswith("  FAIL") and why in l for l in lines), (kw, lines)
     (tmp_path / "camvid-explicit.pt").unlink()
-    ok, lines = v.ship_check(dict(shipped=dict(models={})), tmp_path)
+    ok, lines = v.ship_check(dict(shipped=dict(models={})), tmp_path, shipped={"camvid-single": ((1.0,), 0.54)})
     assert not ok and any("camvid-explicit: NOT returned" in l for l in lines) and any("not evaluated" in l for l in lines)
