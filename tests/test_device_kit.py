@@ -335,6 +335,26 @@ def test_suite_grids_keep_and_skip(tmp_path):
     assert r.returncode == 2 and "no device suite results" in r.stderr, r.stderr
 
 
+def test_suite_grids_workers(tmp_path):
+    """--grid-workers 2: two experiments train at the same time (the second starts while the first runs); the other grid's
+    twins wait for them and are reused, not trained again; the estimate counts the sharing until a run is measured."""
+    names = ["single-mobilenet_v2-seed0", "single-mobilenet_v2-seed1"]
+    res, out = _suite(tmp_path, "grids", "--grid-only", *names, "--grid-workers", "2", "--crop", "64", "64", "--iters", "2",
+                      "--batch", "2", "--weights", "none", "--wheels", str(tmp_path / "none"), "--startup-s", "5",
+                      "--grid-records", "", budget=300)
+    g = res["grids"]
+    assert g["status"] == "ok" and g["workers"] == 2, g
+    tao = g["grids"]["tao2020"]["experiments"]
+    assert all(tao[n]["status"] == "ok" for n in names), tao
+    a, b = (tao[n] for n in names)
+    assert a["beside"] == 0 and b["beside"] == 1 and b["started_s"] < a["started_s"] + a["worker_wall_s"], (a, b)   # together
+    assert all(g["grids"]["chen2016"]["experiments"][n]["status"].startswith("reused: trained in tao2020") for n in names), g
+    assert g["estimate"]["slowdown"] == 1.0 and "measured on" in g["estimate"]["source"]
+    suite = _load_script(SUITE, "suite_workers")
+    for bad in (["--grid-workers", "0"], ["--grid-slowdown", "0"]):
+        with pytest.raises(SystemExit): suite.parse_args(["grids", *bad])
+
+
 def test_suite_ddp_worker_gloo(tmp_path):
     "The smoke check's torchrun worker, run on the CPU with gloo instead of NCCL: the same code path up to the backend."
     suite = _load_script(SUITE, "device_suite")
