@@ -427,6 +427,13 @@ def suite_report(res: dict) -> str:
                            f"{' flip' if e['flip'] else ''} **{e['miou']:.3f}**" for e in m.get("evals", []) if e.get("status") == "ok")
             rows.append([name, _status(m), _f(t.get("iterations"), "d"), _f(t.get("epochs"), ".1f"), _f(m.get("train_wall_s"), ".0f"), ev or "–"])
         out += ["**Shipped models** (CamVid val mIoU):", ""] + markdown_table(["model", "status", "iterations", "epochs", "train s", "val mIoU"], rows, right=True) + [""]
+        shr = sh.get("sharing") or {}
+        if shr.get("slowdown"):     # --parallel: each model's training step beside the others over its step alone
+            out += [f"Trained side by side ({shr['together']} at once): each step took "
+                    + ", ".join(f"{r['slowdown']:.2f}x ({n})" for n, r in shr["models"].items())
+                    + f" its step alone (the bench's step and a batch's feed, {shr['alone_from']}); mean **{shr['slowdown']:.2f}x**"
+                    + (f" (below {shr['together']}: sharing the GPU gained)." if shr["slowdown"] < shr["together"] else
+                       f" (not below {shr['together']}: sharing gained nothing over one at a time)."), ""]
     sk = res.get("skipped") or []
     if sk: out += [f"**Skipped** ({len(sk)}): " + "; ".join(f"{w['what']} ({w['why'].removeprefix('skipped: ')})" for w in sk) + "."]
     return "\n".join(out).strip() + "\n"

@@ -233,6 +233,7 @@ def test_suite_budget_training(tmp_path):
     assert m["status"] == "ok", m.get("error")
     assert m["schedule"].startswith("TrainConfig.budget") and m["config"]["budget"] > 0
     assert m["train_wall_s"] <= m["config"]["budget"] * 60 * 1.5 + 20
+    assert 0 < m["step_s"] < m["train_wall_s"]                     # the loop's measured step, for --parallel's sharing figure
 
 
 def test_suite_shipped_parallel(tmp_path):
@@ -266,6 +267,27 @@ def test_suite_costs_from(tmp_path):
         r = subprocess.run([sys.executable, str(SUITE), "shipped", "--costs-from", str(bad), "--out", str(tmp_path / "o")],
                            capture_output=True, text=True, env=ENV, timeout=120)
         assert r.returncode == 2 and "--costs-from" in r.stderr and not (tmp_path / "o").exists(), r.stderr
+
+
+def test_suite_sharing():
+    """--parallel's sharing figure: each model's training step over its step alone (bench step + a batch's feed), from this
+    call's bench, else --costs-from; without either it says so."""
+    from types import SimpleNamespace
+    suite = _load_script(SUITE, "suite_sharing")
+    kept = dict(bench=dict(batch=16, loader=dict(device=dict(images_per_s=800.0)),
+                           train=[dict(method="single", scales=[1.0], status="ok", step_s=0.030),
+                                  dict(method="hierarchical", scales=[0.5, 1.0], status="ok", step_s=0.080)]))
+    models = {"camvid-hierarchical": dict(method="hierarchical", train_scales=[0.5, 1.0], step_s=0.15),
+              "camvid-single": dict(method="single", train_scales=[1.0], step_s=0.10),
+              "camvid-explicit": dict(method="explicit", train_scales=[0.5, 0.75, 1.0], step_s=0.2)}    # no bench row: left out
+    ctx = SimpleNamespace(args=SimpleNamespace(costs_results=kept, costs_from="kept.json"), results={})
+    sh = suite.sharing(ctx, models)
+    assert sh["models"]["camvid-hierarchical"]["slowdown"] == 1.5 and sh["models"]["camvid-single"]["slowdown"] == 2.0
+    assert "camvid-explicit" not in sh["models"] and sh["slowdown"] == 1.75 and sh["together"] == 3 and sh["alone_from"] == "kept.json"
+    ctx.results = dict(bench=dict(train=[dict(method="single", scales=[1.0], status="ok", step_s=0.05)]))   # this call's bench first
+    assert suite.sharing(ctx, models)["models"] == {"camvid-single": dict(step_s=0.1, alone_s=0.05, slowdown=2.0)}
+    ctx.results, ctx.args.costs_results = {}, None
+    assert "no bench step times" in suite.sharing(ctx, models)["status"]
 
 
 def test_suite_lr_scale():
