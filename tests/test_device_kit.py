@@ -371,10 +371,23 @@ def test_suite_grids_workers(tmp_path):
     a, b = (tao[n] for n in names)
     assert a["beside"] == 0 and b["beside"] == 1 and b["started_s"] < a["started_s"] + a["worker_wall_s"], (a, b)   # together
     assert all(g["grids"]["chen2016"]["experiments"][n]["status"].startswith("reused: trained in tao2020") for n in names), g
-    assert g["estimate"]["slowdown"] == 1.0 and "measured on" in g["estimate"]["source"]
+    assert a["sharing"] == 2.0 and a["together"] > 1 and b["together"] > 1, (a, b)   # planned as sharing, measured sharing
+    assert g["estimate"]["slowdown"] == 2.0 and "measured on" in g["estimate"]["source"] and "counted as" in g["estimate"]["source"], g["estimate"]
     suite = _load_script(SUITE, "suite_workers")
     for bad in (["--grid-workers", "0"], ["--grid-slowdown", "0"]):
         with pytest.raises(SystemExit): suite.parse_args(["grids", *bad])
+
+
+def test_grid_sharing_model():
+    """The grids' planning model of sharing the GPU: 1 alone, --grid-slowdown with every worker busy, linear between; and how
+    many trainings a finished run had beside it on average (its measured speed is counted back to alone by it)."""
+    suite = _load_script(SUITE, "suite_sharing_model")
+    f = suite.sharing_factor
+    assert f(1, 3, 1.6) == 1.0 and f(3, 3, 1.6) == pytest.approx(1.6) and f(2, 3, 1.6) == pytest.approx(1.3)
+    assert f(5, 3, 1.6) == pytest.approx(1.6) and f(3, 1, 1.6) == 1.0 and f(2.5, 3, 3.0) == pytest.approx(2.5)
+    mt = suite.mean_together
+    assert mt((0, 10), []) == 1.0 and mt((10, 20), [(0, 5), (20, 30)]) == 1.0
+    assert mt((0, 10), [(5, 20), (0, None)]) == pytest.approx(1 + (5 + 10) / 10)   # None: still running at the span's end
 
 
 def test_suite_ddp_worker_gloo(tmp_path):
