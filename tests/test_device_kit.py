@@ -58,6 +58,17 @@ def test_check_fits():
         pack.check_fits({"images": 10, "labels": 5}, tree_bytes=100, limit_bytes=110)
 
 
+def test_pack_missing_modules(monkeypatch, tmp_path, capsys):
+    "pack run by a Python without the project's libraries (PIL here) says so and what to do, and writes nothing."
+    import importlib.util
+    pack = _load_script(PACK, "device_pack")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "PIL" else real(name, *a))
+    assert pack.main(["--out", str(tmp_path / "p")]) == 1 and not (tmp_path / "p").exists()
+    err = capsys.readouterr().err
+    assert "PIL cannot be imported" in err and ".venv/bin/activate" in err, err
+
+
 def test_pack_auto_format(monkeypatch):
     "--image-format auto (the default): JPEG when the pack travels, else WebP; both too large: one error naming both tries."
     pack = _load_script(PACK, "device_pack")
