@@ -370,7 +370,8 @@ def test_suite_grids_keep_and_skip(tmp_path):
 
 def test_suite_grids_workers(tmp_path):
     """--grid-workers 2: two experiments train at the same time (the second starts while the first runs); the other grid's
-    twins wait for them and are reused, not trained again; the estimate counts the sharing until a run is measured."""
+    twins wait for them and are reused, not trained again; each was planned as sharing the GPU, and the speed measured on a
+    finished one is counted back to alone by the sharing it had."""
     names = ["single-mobilenet_v2-seed0", "single-mobilenet_v2-seed1"]
     res, out = _suite(tmp_path, "grids", "--grid-only", *names, "--grid-workers", "2", "--crop", "64", "64", "--iters", "2",
                       "--batch", "2", "--weights", "none", "--wheels", str(tmp_path / "none"), "--startup-s", "5",
