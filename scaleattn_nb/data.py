@@ -25,12 +25,12 @@ __all__ = ['IMAGE_EXTS', 'IGNORE_INDEX', 'IMAGENET_MEAN', 'IMAGENET_STD', 'MINUS
            'CAMVID_PALETTE', 'VOC_CLASSES', 'PERSON_PART_CLASSES', 'CITYSCAPES_CLASSES', 'CITYSCAPES_PALETTE',
            'CITYSCAPES_ID_TO_TRAINID', 'MAPILLARY_CLASSES', 'COCO_CATEGORY_IDS', 'COCO_CLASSES', 'DATASETS',
            'CACHE_MODES', 'read_image', 'read_label', 'make_lut', 'map_label', 'voc_palette', 'label_to_rgb',
-           'AugParams', 'Augment', 'Normalize', 'SegTransform', 'train_transforms', 'eval_transforms', 'denormalize',
-           'SegDataset', 'make_fixture', 'camvid', 'sample_root', 'voc', 'person_part', 'cityscapes_lut', 'cityscapes',
-           'mapillary', 'coco_ann_mask', 'CocoDataset', 'coco', 'folder', 'sample', 'get_dataset', 'image_centroids',
-           'class_centroids', 'ClassUniformSampler', 'EpochSampler', 'Draw', 'ClassUniformEpochSampler',
-           'SeededDataset', 'PseudoMix', 'DecodedSplit', 'decoded_bytes', 'choose_cache', 'Crops', 'Feeder',
-           'make_feeder']
+           'host_to_device', 'AugParams', 'Augment', 'Normalize', 'SegTransform', 'train_transforms', 'eval_transforms',
+           'denormalize', 'SegDataset', 'make_fixture', 'camvid', 'sample_root', 'voc', 'person_part', 'cityscapes_lut',
+           'cityscapes', 'mapillary', 'coco_ann_mask', 'CocoDataset', 'coco', 'folder', 'sample', 'get_dataset',
+           'image_centroids', 'class_centroids', 'ClassUniformSampler', 'EpochSampler', 'Draw',
+           'ClassUniformEpochSampler', 'SeededDataset', 'PseudoMix', 'DecodedSplit', 'decoded_bytes', 'choose_cache',
+           'Crops', 'Feeder', 'make_feeder']
 
 # %% ../nbs/02_data.ipynb #c8be157a
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm")
@@ -133,6 +133,11 @@ MINUS_ONE_ONE = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
 
 def _rand() -> float: return torch.rand(()).item()
 def _randint(lo: int, hi: int) -> int: return int(torch.randint(lo, hi + 1, ()).item())   # inclusive
+def host_to_device(t: torch.Tensor, device, dtype=None) -> torch.Tensor:
+    """`t.to(device, dtype)` for a CPU tensor, without making the CPU wait for the GPU: from pageable memory a CUDA copy
+    first waits for every kernel queued on the stream (one sync per call); from pinned memory, non-blocking, it does not."""
+    if torch.device(device).type == "cuda" and t.device.type == "cpu": return t.pin_memory().to(device, dtype, non_blocking=True)
+    return t.to(device, dtype)
 
 _JITTER = ("brightness", "contrast", "saturation", "hue")
 PHOTO_COLS = len(_JITTER) * 2 + 1       # a sample's photometric row: 4 factors, 4 op indices in order (-1 = none), blur sigma
@@ -223,25 +228,25 @@ class Augment:
     def photometric(self, images: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
         "Colour jitter, blur and normalise a (B, 3, h, w) float batch in [0, 1]; row b of `photo` (B, PHOTO_COLS) holds sample b's draws."
         x, B = images, images.shape[0]
-        pc = photo.detach().cpu().float()           # which ops occur is decided here, on the CPU: no device sync
-        q = pc.to(x.device, x.dtype, non_blocking=True)
-        for j in range(4):              # the j-th jitter op of every sample, with factor 1 (or hue 0) where it is another op
-            for k in range(4):
-                hit = pc[:, 4 + j] == k
-                if not hit.any(): continue
-                if k == 3: x = _hue(x, torch.where(hit, pc[:, 3], 0.0)); continue
-                f = torch.where(hit.to(x.device), q[:, k], torch.ones_like(q[:, k])).view(B, 1, 1, 1)
-                x = _JITTER_FN[k](x, f)
+        pc = photo.detach().cpu().float()           # which ops occur is decided here, on the CPU
+        # the j-th jitter op of every sample: (op, factors), factor 1 (or hue 0) where the sample's j-th op is another one
+        ops = [(k, torch.where(pc[:, 4 + j] == k, pc[:, k], 0.0 if k == 3 else 1.0))
+               for j in range(4) for k in range(4) if (pc[:, 4 + j] == k).any()]
+        # what the device needs from the host, in one copy that does not wait for the GPU: factors, blur sigmas, mean, std
+        q = host_to_device(torch.cat([*(f for k, f in ops if k != 3), pc[:, 8], torch.tensor(self.mean + self.std)]),
+                           x.device, x.dtype)
+        n = sum(k != 3 for k, _ in ops)
+        factors, sigma, (m, s) = iter(q[:n * B].view(n, B)), q[n * B:(n + 1) * B], q[(n + 1) * B:].view(2, -1, 1, 1)
+        for k, f in ops:
+            x = _hue(x, f) if k == 3 else _JITTER_FN[k](x, next(factors).view(B, 1, 1, 1))
         if (pc[:, 8] > 0).any():       # separable 5x5 Gaussian, one kernel per sample (a unit impulse where there is no blur)
             t = torch.arange(-2, 3, device=x.device, dtype=x.dtype)
-            k1 = torch.exp(-0.5 * (t[None] / q[:, 8].clamp(min=1e-6)[:, None]) ** 2)
-            k1 = torch.where((q[:, 8] > 0)[:, None], k1 / k1.sum(1, keepdim=True), (t == 0).to(x.dtype).expand(B, 5))
+            k1 = torch.exp(-0.5 * (t[None] / sigma.clamp(min=1e-6)[:, None]) ** 2)
+            k1 = torch.where((sigma > 0)[:, None], k1 / k1.sum(1, keepdim=True), (t == 0).to(x.dtype).expand(B, 5))
             k1 = k1.repeat_interleave(x.shape[1], 0)                             # (B*3, 5)
             z = F.pad(x.reshape(1, -1, *x.shape[-2:]), (2, 2, 2, 2), mode="reflect")
             z = F.conv2d(z, k1[:, None, :, None], groups=k1.shape[0])
             x = F.conv2d(z, k1[:, None, None, :], groups=k1.shape[0]).view_as(x)
-        m = torch.tensor(self.mean, device=x.device, dtype=x.dtype).view(1, -1, 1, 1)
-        s = torch.tensor(self.std, device=x.device, dtype=x.dtype).view(1, -1, 1, 1)
         return (x - m) / s
 
     def __call__(self, image, label, center=None):
@@ -875,7 +880,8 @@ class SeededDataset(Dataset):
     def __getitem__(self, i):
         key, item = (int(i.slot), i.item) if isinstance(i, Draw) else (int(i), i)
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed((self.seed * 1_000_003 + self.epoch * 10_007 + key) % (2**63 - 1))
+            # the CPU generator only: torch.manual_seed would also seed every GPU's (per sample, and before CUDA starts it keeps a stack trace per call)
+            torch.default_generator.manual_seed((self.seed * 1_000_003 + self.epoch * 10_007 + key) % (2**63 - 1))
             return self.ds[item]
 
 class PseudoMix(Dataset):
