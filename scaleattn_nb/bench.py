@@ -354,15 +354,17 @@ def suite_report(res: dict) -> str:
     sm = res.get("smoke")
     if isinstance(sm, dict):
         rows = []
+        syncs = lambda r: _f(r.get("host_syncs"), "d") + (f" ({', '.join(r['host_sync_sites'][:3])})" if r.get("host_syncs") and r.get("host_sync_sites") else "")
         for part in ("cuda_methods", "cpu_methods"):
             p = sm.get(part)
             if isinstance(p, dict):
                 for m, r in p.get("methods", {}).items():
-                    syncs = r.get("host_syncs")
                     rows.append([f"{m} ({p['device']}, {_amp(p)}{', channels_last' if p.get('channels_last') else ''})", _status(r),
-                                 _f(r.get("step_s") and r["step_s"] * 1e3, ".1f"), _f(r.get("peak_bytes") and r["peak_bytes"] / 2**20, ".0f"),
-                                 _f(syncs, "d") + (f" ({', '.join(r['host_sync_sites'][:3])})" if syncs and r.get("host_sync_sites") else "")])
+                                 _f(r.get("step_s") and r["step_s"] * 1e3, ".1f"), _f(r.get("peak_bytes") and r["peak_bytes"] / 2**20, ".0f"), syncs(r)])
             elif p is not None and not str(p).startswith("skipped: CUDA present"): rows.append([part, _status(p), "–", "–", "–"])
+        f = sm.get("feeder")      # the training feeder's batch (ms a batch in the step column): a finding, not part of the check
+        if isinstance(f, dict): rows.append([f"feeder (cache {f.get('cache')}, batch {f.get('batch')}; ms a batch)", _status(f),
+                                             _f(f.get("ms_per_batch"), ".1f"), "–", syncs(f)])
         for part in ("ddp", "compile"):   # compile: one run, or a list of runs (one per method)
             for p in (sm.get(part) if isinstance(sm.get(part), list) else [sm.get(part)]):
                 if isinstance(p, dict) and part == "compile" and p.get("eager_step_s"):
@@ -372,7 +374,7 @@ def suite_report(res: dict) -> str:
                                  _f(p["eager_step_s"] * 1e3, ".1f"), "–", "–"])
                 else: rows.append(["DDP + scaleattn train under torchrun" if part == "ddp" else
                                    f"torch.compile{' (' + p['method'] + ')' if isinstance(p, dict) and p.get('method') else ''}", _status(p), "–", "–", "–"])
-        out += ["**Smoke check** (host syncs: where one training step makes the CPU wait for the GPU): " + _status(sm), ""] + \
+        out += ["**Smoke check** (host syncs: where one training step, or a batch of the feeder, makes the CPU wait for the GPU): " + _status(sm), ""] + \
             markdown_table(["part", "status", "step ms", "peak MiB", "host syncs"], rows, right=True) + [""]
     b = res.get("bench")
     if isinstance(b, dict) and isinstance(b.get("train"), list):

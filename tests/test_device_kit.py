@@ -163,7 +163,7 @@ def test_suite_cpu_end_to_end(tmp_path, camvid_src):
     assert res["wheels"]["imports"]["devkit_probe"]["ok"] and res["wheels"]["imports"]["devkit_probe"]["from_target"]
     assert res["env"]["torch"] == torch.__version__ and res["env"]["cpu_count"] >= 1
     sm = res["smoke"]
-    for part in ("cuda_methods", "ddp", "compile"): assert sm[part] == "skipped: no CUDA"
+    for part in ("cuda_methods", "feeder", "ddp", "compile"): assert sm[part] == "skipped: no CUDA"
     assert {w["what"] for w in res["skipped"]} >= {"smoke.cuda_methods", "smoke.ddp", "smoke.compile"}
     assert set(sm["cpu_methods"]["methods"]) == {"single", "average", "max", "explicit", "hierarchical"}
     assert all(m["status"] == "ok" for m in sm["cpu_methods"]["methods"].values()), sm["cpu_methods"]
@@ -400,6 +400,17 @@ def test_grid_sharing_model():
     mt = suite.mean_together
     assert mt((0, 10), []) == 1.0 and mt((10, 20), [(0, 5), (20, 30)]) == 1.0
     assert mt((0, 10), [(5, 20), (0, None)]) == pytest.approx(1 + (5 + 10) / 10)   # None: still running at the span's end
+
+
+def test_feeder_census_cpu():
+    """The smoke check's feeder figures, run on the CPU: batches of the cached feeder over the bundled sample are timed (the
+    sync census itself needs CUDA's debug mode and is None here)."""
+    suite = _load_script(SUITE, "suite_feeder")
+    r = suite.feeder_syncs(dict(dataset="sample", root=None), "cpu")
+    assert r["status"] == "ok", r.get("error")
+    assert r["batch"] == 12 and r["cache"] == "ram" and r["ms_per_batch"] > 0 and r["host_syncs"] is None
+    r = suite.feeder_syncs(dict(dataset="camvid", root="/nonexistent"), "cpu")
+    assert r["status"] == "failed" and r["error"]
 
 
 def test_suite_ddp_worker_gloo(tmp_path):
