@@ -368,6 +368,24 @@ def test_suite_grids_keep_and_skip(tmp_path):
     assert r.returncode == 2 and "no device suite results" in r.stderr, r.stderr
 
 
+def test_suite_grids_figure_model(tmp_path):
+    """A figure experiment of a grid (Tao's hierarchical seed 0, whose model draws their Fig. 3) comes back as an fp16 export,
+    and keep puts it where 32_tao2020's figure cell looks (runs/<grid>-gpu/<experiment>/last.pt), loadable."""
+    from scaleattn_nb.models import load_model
+    name = "hierarchical-s0.5_1-mobilenet_v2-seed0"
+    res, out = _suite(tmp_path, "grids", "--grid-only", name, "--crop", "64", "64", "--iters", "2", "--batch", "2",
+                      "--weights", "none", "--wheels", str(tmp_path / "none"), "--startup-s", "5", "--grid-records", "", budget=300)
+    e = res["grids"]["grids"]["tao2020"]["experiments"][name]
+    assert e["status"] == "ok" and e["figure_model"]["file"] == f"figure--tao2020--{name}.pt", e
+    assert (out / e["figure_model"]["file"]).is_file() and e["figure_model"]["file"] in res["files"]
+    r = subprocess.run([sys.executable, str(REPO / "tools" / "device" / "keep"), str(out), "--records", str(tmp_path / "records"),
+                        "--runs", str(tmp_path / "runs"), "--models", str(tmp_path / "models")], capture_output=True, text=True, env=ENV, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    m = load_model(tmp_path / "models" / "tao2020-gpu" / name / "last.pt")
+    assert m.method == "hierarchical" and tuple(m.train_scales) == (0.5, 1.0)
+    assert (tmp_path / "records" / "tao2020-gpu" / name / "grid_result.json").is_file()
+
+
 def test_suite_grids_workers(tmp_path):
     """--grid-workers 2: two experiments train at the same time (the second starts while the first runs); the other grid's
     twins wait for them and are reused, not trained again; each was planned as sharing the GPU, and the speed measured on a
