@@ -384,6 +384,12 @@ def test_suite_grids_figure_model(tmp_path):
     m = load_model(tmp_path / "models" / "tao2020-gpu" / name / "last.pt")
     assert m.method == "hierarchical" and tuple(m.train_scales) == (0.5, 1.0)
     assert (tmp_path / "records" / "tao2020-gpu" / name / "grid_result.json").is_file()
+    # every figure experiment is one of its grid's (a renamed experiment would silently leave a figure without a model)
+    import types
+    suite = _load_script(SUITE, "suite_figures")
+    ctx = types.SimpleNamespace(data=dict(dataset="camvid", root="x", weights=None), args=types.SimpleNamespace(crop=None, batch=None), cuda=True)
+    names = {g: {e.name for e in exps} for g, _, exps in suite.gpu_grids(ctx)}
+    assert all(set(fm) <= names[g] for g, fm in suite.FIGURE_MODELS.items()), suite.FIGURE_MODELS
 
 
 def test_suite_grids_workers(tmp_path):
