@@ -21,7 +21,8 @@ __all__ = ['MERGE_CHOICES', 'PAPER_SCALE_WEIGHT', 'HASH_EXCLUDE', 'RESULT_FILE',
            'EVAL_BN_BATCH_SIZE', 'EVAL_PROCEDURE', 'ROW_CONFIG_FIELDS', 'SAVED_RUNS', 'Eval', 'group_of', 'Experiment',
            'trunk_name', 'expand', 'config_hash', 'Grid', 'prepare_for_eval', 'training_flops_per_image',
            'run_experiment', 'load_results', 'collect_results', 'run_grid', 'summarize', 'results_table',
-           'plot_results', 'results_dir', 'show_results', 'run_scale_figure', 'run_grid_cli']
+           'plot_results', 'Claim', 'judge', 'claims_table', 'results_dir', 'show_results', 'run_scale_figure',
+           'run_grid_cli']
 
 # %% ../nbs/21_grid.ipynb #f53e39d0
 MERGE_CHOICES = ("attention", "average", "max")
@@ -544,6 +545,64 @@ def plot_results(source, metric: str = "miou", scale: float = 100.0, title: str 
     if title: ax.set_title(title)
     fig.tight_layout()
     return fig
+
+# %% ../nbs/21_grid.ipynb #fa68e826
+@dataclass(frozen=True)
+class Claim:
+    """A paper's comparison as data: `a` beats `b` (`kind="beats"`), or `a` matches `b` within `tol` points of the metric
+    (`kind="matches"`); `a` and `b` are (group, eval) cells of a grid's summary; `paper` is the paper's difference a − b in
+    points, `text` the claim in words."""
+    text: str
+    a: tuple
+    b: tuple
+    kind: str = "beats"
+    paper: float | None = None
+    tol: float = 1.0
+    def __post_init__(self):
+        if self.kind not in ("beats", "matches"): raise ValueError(f"kind must be 'beats' or 'matches', got {self.kind!r}")
+
+def _by_seed(rows, cell, metric) -> dict:
+    return {r.get("seed"): r[metric] for r in rows if r.get("status") == "done" and r.get(metric) is not None
+            and (r["group"], r["eval"]) == tuple(cell)}
+
+def judge(rows, claim: Claim, metric: str = "miou", scale: float = 100.0) -> dict:
+    """The verdict on `claim` from a grid's result rows: 'holds', 'does not hold', 'inconclusive' or 'not run', with the figures behind it
+    (in points: the metric times `scale`). One group evaluated two ways is compared seed by seed; different trainings by the
+    range from a's worst seed minus b's best to a's best minus b's worst. Fewer than two seeds on a side: inconclusive."""
+    a, b = _by_seed(rows, claim.a, metric), _by_seed(rows, claim.b, metric)
+    paired = claim.a[0] == claim.b[0]
+    if paired: a, b = ({s: v[s] for s in a.keys() & b.keys()} for v in (a, b))
+    va, vb = [scale * v for v in a.values()], [scale * v for v in b.values()]
+    out = dict(claim=claim.text, kind=claim.kind, paper=claim.paper, paired=paired, n_a=len(va), n_b=len(vb),
+               a_mean=sum(va) / len(va) if va else None, b_mean=sum(vb) / len(vb) if vb else None,
+               a_std=_std(va), b_std=_std(vb), diff=None, low=None, high=None)
+    if not va or not vb: return dict(out, verdict="not run", why="no finished run of {} at {}".format(*(claim.a if not va else claim.b)))
+    if min(len(va), len(vb)) < 2: return dict(out, verdict="inconclusive", why="one seed: no spread to judge by")
+    d = [scale * (a[s] - b[s]) for s in sorted(a)] if paired else None
+    low, high = (min(d), max(d)) if paired else (min(va) - max(vb), max(va) - min(vb))
+    out.update(diff=out["a_mean"] - out["b_mean"], low=low, high=high)
+    n = f"{len(va)} seeds" if paired else f"{len(va)} and {len(vb)} seeds"
+    span = f"{n}, {'per-seed differences' if paired else 'differences the seeds allow'} {low:+.1f} to {high:+.1f}"
+    if claim.kind == "beats":
+        verdict = "holds" if low > 0 else "does not hold" if high < 0 else "inconclusive"
+        why = {"holds": f"{span}: above 0", "does not hold": f"{span}: below 0"}.get(verdict, f"{span}: 0 is inside the seed spread")
+    else:
+        t = claim.tol
+        verdict = "holds" if -t <= low and high <= t else "does not hold" if high < -t or low > t else "inconclusive"
+        why = {"holds": f"{span}: inside ±{t:g}", "does not hold": f"{span}: outside ±{t:g}"}.get(verdict, f"{span}: not decided at ±{t:g}")
+    return dict(out, verdict=verdict, why=why)
+
+def claims_table(source, claims: Sequence[Claim], metric: str = "miou", scale: float = 100.0) -> str:
+    "A markdown table of `judge`'s verdicts on `claims` from a grid's folder or rows: the claim, the paper's a − b, ours, the verdict and why."
+    rows = load_results(source) if isinstance(source, (str, Path)) else list(source)
+    f = lambda m, s, n: "–" if m is None else f"{m:.1f}" + (f" ± {s:.1f}" if s is not None else "") + f" (n={n})"
+    lines = ["| claim | paper a − b | ours a | ours b | ours a − b | verdict | why |", "|---|---:|---:|---:|---:|---|---|"]
+    signed = lambda v: "–" if v is None else f"{v:+.1f}"
+    for c in claims:
+        j = judge(rows, c, metric, scale)
+        lines.append(f"| {c.text} | {signed(c.paper)} | {f(j['a_mean'], j['a_std'], j['n_a'])} | {f(j['b_mean'], j['b_std'], j['n_b'])} | "
+                     f"{signed(j['diff'])} | **{j['verdict']}** | {j['why']} |")
+    return "\n".join(lines)
 
 # %% ../nbs/21_grid.ipynb #603d8204
 SAVED_RUNS = Path("grid_runs")      # copies of the runs' result files (no checkpoints), beside the results notebooks
