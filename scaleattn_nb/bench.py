@@ -365,15 +365,16 @@ def suite_report(res: dict) -> str:
         f = sm.get("feeder")      # the training feeder's batch (ms a batch in the step column): a finding, not part of the check
         if isinstance(f, dict): rows.append([f"feeder (cache {f.get('cache')}, batch {f.get('batch')}; ms a batch)", _status(f),
                                              _f(f.get("ms_per_batch"), ".1f"), "–", syncs(f)])
-        for part in ("ddp", "compile"):   # compile: one run, or a list of runs (one per method)
+        _mode = lambda p: "" if p.get("mode", "default") == "default" else ", " + p["mode"]
+        for part in ("ddp", "compile"):   # compile: one run, or a list of runs (one per method, or method and mode)
             for p in (sm.get(part) if isinstance(sm.get(part), list) else [sm.get(part)]):
                 if isinstance(p, dict) and part == "compile" and p.get("eager_step_s"):
-                    rows.append([f"torch.compile ({p.get('method')}, batch {p.get('batch')}{'' if p.get('mode', 'default') == 'default' else ', ' + p['mode']})",
+                    rows.append([f"torch.compile ({p.get('method')}, batch {p.get('batch')}{_mode(p)})",
                                  _status(p) + (f": compiled in {p['compile_s']:.0f} s, step {p['eager_step_s'] * 1e3:.1f} → "
                                                f"{p['compiled_step_s'] * 1e3:.1f} ms ({p['speedup']:.2f}x)" if p.get("compiled_step_s") else ""),
                                  _f(p["eager_step_s"] * 1e3, ".1f"), "–", "–"])
                 else: rows.append(["DDP + scaleattn train under torchrun" if part == "ddp" else
-                                   f"torch.compile{' (' + p['method'] + ')' if isinstance(p, dict) and p.get('method') else ''}", _status(p), "–", "–", "–"])
+                                   f"torch.compile{' (' + p['method'] + _mode(p) + ')' if isinstance(p, dict) and p.get('method') else ''}", _status(p), "–", "–", "–"])
         out += ["**Smoke check** (host syncs: where one training step, or a batch of the feeder, makes the CPU wait for the GPU): " + _status(sm), ""] + \
             markdown_table(["part", "status", "step ms", "peak MiB", "host syncs"], rows, right=True) + [""]
     b = res.get("bench")

@@ -437,6 +437,20 @@ def test_feeder_census_cpu():
     assert r["status"] == "failed" and r["error"]
 
 
+def test_compile_runs():
+    """--compile-method's runs (METHOD or METHOD:MODE), read before any device time is spent: one call can compare modes,
+    and a misspelt method or mode stops the suite at its arguments."""
+    from scaleattn_nb.models import METHODS
+    suite = _load_script(SUITE, "suite_compile_runs")
+    assert tuple(suite.SMOKE_METHODS) == tuple(METHODS)
+    assert suite.compile_runs("single, hierarchical:reduce-overhead", "default") == [("single", "default"), ("hierarchical", "reduce-overhead")]
+    assert suite.compile_runs("hierarchical", "max-autotune") == [("hierarchical", "max-autotune")]
+    for bad in ("hierarchial", "single:fast", " , "):
+        with pytest.raises(ValueError): suite.compile_runs(bad, "default")
+    for bad in (["--compile-method", "hierarchial"], ["--compile-mode", "fast"]):
+        with pytest.raises(SystemExit): suite.parse_args(["smoke", *bad])
+
+
 def test_suite_ddp_worker_gloo(tmp_path):
     "The smoke check's torchrun worker, run on the CPU with gloo instead of NCCL: the same code path up to the backend."
     suite = _load_script(SUITE, "device_suite")
