@@ -136,7 +136,7 @@ def expand(methods: Sequence[str], train_scales: Sequence = (None,), extra_super
 
 # %% ../nbs/21_grid.ipynb #c288042e
 _TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
-HASH_EXCLUDE = ("out", "resume", "progress", "workers", "checkpoint_every", "device", "cache")   # how, not what, is trained
+HASH_EXCLUDE = ("out", "resume", "progress", "workers", "checkpoint_every", "device", "cache", "compile_mode")   # how, not what, is trained
 
 def _check_fields(d: dict, where: str) -> dict:
     unknown = sorted(set(d) - _TRAIN_FIELDS)

@@ -22,14 +22,15 @@ from .metrics import ConfusionMatrix, dist_info
 from .infer import evaluate
 
 # %% auto #0
-__all__ = ['AMP_MODES', 'WIDTH_FIELDS', 'MODEL_OPTIONS', 'MODEL_FIELDS', 'DEAD_WARN', 'PROBE_SKIP', 'PROBE_STEPS',
-           'PROBE_VAL_IMAGES', 'opt', 'TrainConfig', 'pick_device', 'amp_dtype', 'broadcast_object', 'init_distributed',
-           'param_groups', 'poly_lambda', 'plan_iterations', 'revise_plan', 'set_train_mode', 'warn_unseen_taps',
-           'constant_channels', 'DeepFeatureWatch', 'NonFiniteLossError', 'sync_buffers', 'train', 'config_from_args',
-           'run_train']
+__all__ = ['AMP_MODES', 'COMPILE_MODES', 'WIDTH_FIELDS', 'MODEL_OPTIONS', 'MODEL_FIELDS', 'DEAD_WARN', 'PROBE_SKIP',
+           'PROBE_STEPS', 'PROBE_VAL_IMAGES', 'opt', 'TrainConfig', 'pick_device', 'amp_dtype', 'broadcast_object',
+           'init_distributed', 'param_groups', 'poly_lambda', 'plan_iterations', 'revise_plan', 'set_train_mode',
+           'warn_unseen_taps', 'constant_channels', 'DeepFeatureWatch', 'NonFiniteLossError', 'sync_buffers', 'train',
+           'config_from_args', 'run_train']
 
 # %% ../nbs/05_train.ipynb #0e398718
 AMP_MODES = ("auto", "bf16", "fp16", "off")
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")   # torch.compile's modes
 WIDTH_FIELDS = ("decoder_channels", "head_channels", "attention_channels")
 MODEL_OPTIONS = WIDTH_FIELDS + ("atrous_rates",)           # create_model options whose None means "the default"
 MODEL_FIELDS = ("method", "encoder", "decoder", "output_stride", "train_scales") + MODEL_OPTIONS   # what builds the model
@@ -90,6 +91,8 @@ class TrainConfig:
                    AMP_MODES)
     channels_last: bool = opt(True, "channels-last memory format (CUDA only)")
     compile: bool = opt(False, "torch.compile the model and the loss for the training steps (validation stays eager)")
+    compile_mode: str = opt("default", "torch.compile's mode under --compile: default (fused kernels), reduce-overhead (and "
+                            "CUDA graphs: the launches of a step replayed at once), max-autotune", COMPILE_MODES)
     workers: int = opt(2, "DataLoader workers; only used with cache none")
     cache: str = opt("auto", "decode the training split once: ram, device (on the GPU), none (read files in workers), "
                      "auto (by free memory, see data.choose_cache)", CACHE_MODES)
@@ -285,12 +288,26 @@ def _deepest(out):
     return None
 
 class DeepFeatureWatch:
-    "A forward hook on `model.trunk.encoder` that keeps its deepest output of the last forward; `dead()` is the share of its channels that are constant."
-    def __init__(self, model: torch.nn.Module):
+    """A forward hook on `model.trunk.encoder` that keeps its deepest output of the last forward; `dead()` is the share of its
+    channels that are constant. `eager=True` (compiled training): no hook; `look(x)` runs the encoder alone on `x` and keeps that."""
+    def __init__(self, model: torch.nn.Module, eager: bool = False):
         enc = getattr(getattr(model, "trunk", None), "encoder", None)
-        self.last, self.handle = None, (enc.register_forward_hook(self._hook) if isinstance(enc, torch.nn.Module) else None)
+        self.enc = enc if isinstance(enc, torch.nn.Module) else None
+        self.last, self.handle = None, (self.enc.register_forward_hook(self._hook) if self.enc is not None and not eager else None)
 
     def _hook(self, module, inputs, out): self.last = _deepest(out)
+
+    def look(self, x: torch.Tensor) -> float | None:
+        """One forward of the encoder alone on `x`, without gradients and with every layer in eval mode for it (no BatchNorm
+        statistic moves; each layer's mode is put back after); returns `dead()` of its deepest output."""
+        if self.enc is None: return None
+        modes = [(m, m.training) for m in self.enc.modules()]
+        try:
+            self.enc.eval()
+            with torch.no_grad(): self.last = _deepest(self.enc(x))
+        finally:
+            for m, t in modes: m.training = t
+        return self.dead()
 
     def dead(self) -> float | None:
         "Share of the deepest features' channels constant over the last forward's batch; None before any forward or without an encoder."
@@ -387,8 +404,10 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
         model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
                                                           find_unused_parameters=unused)
     # --compile: the model's step and the loss, each one graph (neither waits for the device: 03_losses), so the launches of
-    # many small kernels (the GPU's bottleneck at these sizes: 20_bench) become fewer, fused ones; validation stays eager
-    step_model, step_loss = (torch.compile(model), torch.compile(loss_fn)) if cfg.compile else (model, loss_fn)
+    # many small kernels (the GPU's bottleneck at these sizes: 20_bench) become fewer, fused ones (--compile-mode
+    # reduce-overhead: replayed as CUDA graphs); validation stays eager
+    mode = None if cfg.compile_mode == "default" else cfg.compile_mode
+    step_model, step_loss = (torch.compile(model, mode=mode), torch.compile(loss_fn, mode=mode)) if cfg.compile else (model, loss_fn)
     dev_name = _device_name(device)
     wall = lambda: wall_before + time.perf_counter() - t_start
 
@@ -463,7 +482,7 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
         make_plan(step_s)
 
     set_train_mode(core, cfg.freeze_bn)
-    watch, warned_dead = (None if cfg.compile else DeepFeatureWatch(core)), False   # deep_dead in the log (see above)
+    watch, warned_dead = DeepFeatureWatch(core, eager=cfg.compile), False   # deep_dead in the log (see above)
     bar = tqdm(total=plan["total"], initial=it, desc="train", disable=rank != 0 or not cfg.progress, dynamic_ncols=True)
     t0, seen, it0 = time.perf_counter(), 0, it
     probe_s = min(60.0, 0.02 * budget_s) if budget_s else 0.0   # budget: time at least PROBE_STEPS steps and this many seconds
@@ -489,7 +508,7 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
             if it % 10 == 0 or it == plan["total"]:     # loss.item() waits for the device: every 10th step, not every step
                 bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{sched.get_last_lr()[0]:.2e}", img_s=f"{ips:.1f}")
                 if rank == 0:
-                    dead = watch.dead() if watch is not None else None
+                    dead = watch.look(x) if cfg.compile else watch.dead()
                     _log(log_path, dict(iteration=it, epoch=epoch, loss=loss.item(), lr=sched.get_last_lr()[0], images_per_s=ips,
                                         **{k: float(v) for k, v in parts.items()}, **({} if dead is None else dict(deep_dead=dead))))
                     if dead is not None and dead > DEAD_WARN and not warned_dead:
