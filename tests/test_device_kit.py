@@ -441,13 +441,14 @@ def test_compile_runs():
     """--compile-method's runs (METHOD or METHOD:MODE), read before any device time is spent: one call can compare modes,
     and a misspelt method or mode stops the suite at its arguments."""
     from scaleattn_nb.models import METHODS
+    from scaleattn_nb.train import COMPILE_MODES
     suite = _load_script(SUITE, "suite_compile_runs")
-    assert tuple(suite.SMOKE_METHODS) == tuple(METHODS)
+    assert tuple(suite.SMOKE_METHODS) == tuple(METHODS) and suite.COMPILE_MODES == COMPILE_MODES
     assert suite.compile_runs("single, hierarchical:reduce-overhead", "default") == [("single", "default"), ("hierarchical", "reduce-overhead")]
     assert suite.compile_runs("hierarchical", "max-autotune") == [("hierarchical", "max-autotune")]
     for bad in ("hierarchial", "single:fast", " , "):
         with pytest.raises(ValueError): suite.compile_runs(bad, "default")
-    for bad in (["--compile-method", "hierarchial"], ["--compile-mode", "fast"]):
+    for bad in (["--compile-method", "hierarchial"], ["--compile-mode", "fast"], ["--train-compile-mode", "fast"]):
         with pytest.raises(SystemExit): suite.parse_args(["smoke", *bad])
 
 
