@@ -250,12 +250,16 @@ def check_targets(res: dict) -> dict:
 
 # %% ../nbs/20_bench.ipynb #0f2b06f8
 def loader_throughput(dataset: str = "sample", root=None, cache: str = "ram", device: str = "cpu", crop_size=(360, 480),
-                      batch_size: int = 8, batches: int = 10, workers: int = 2, scale_range=(0.5, 2.0), seed: int = 0) -> dict:
-    "Images/s of the training feeder alone (`data.make_feeder`) over `batches` batches after a warm-up one, and the time to build it."
+                      batch_size: int = 8, batches: int = 10, workers: int = 2, scale_range=(0.5, 2.0), seed: int = 0,
+                      channels_last: bool = False, census=None) -> dict:
+    """Images/s of the training feeder alone (`data.make_feeder`) over `batches` batches after a warm-up one, and the time to build it.
+    `census`, when given, is called after the timing with a function that pulls one more batch, and the dict it returns joins
+    the result (the device suite counts there where a batch makes the CPU wait for the GPU)."""
     device = torch.device(device)
     ds = get_dataset(dataset, root, "train")
     t = time.perf_counter()
-    feeder = make_feeder(ds, train_transforms(crop_size, scale_range), batch_size, device, cache, seed, workers=workers)
+    feeder = make_feeder(ds, train_transforms(crop_size, scale_range), batch_size, device, cache, seed, workers=workers,
+                         channels_last=channels_last)
     setup_s = time.perf_counter() - t
     def stream():
         e = 0
@@ -269,7 +273,7 @@ def loader_throughput(dataset: str = "sample", root=None, cache: str = "ram", de
     dt = time.perf_counter() - t
     return dict(images_per_s=n / dt, seconds=dt, images=n, setup_s=setup_s, cache=feeder.cache, device=str(device),
                 dataset=dataset, crop_size=list(crop_size), batch_size=batch_size, workers=workers if feeder.cache == "none" else 0,
-                threads=torch.get_num_threads())
+                threads=torch.get_num_threads(), **(census(lambda: next(it)) if census is not None else {}))
 
 # %% ../nbs/20_bench.ipynb #0be22629
 def _add_bench_args(p: argparse.ArgumentParser) -> None:
