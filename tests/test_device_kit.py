@@ -516,3 +516,14 @@ def test_verify_ship_check(tmp_path):
     (tmp_path / "camvid-explicit.pt").unlink()
     ok, lines = v.ship_check(dict(shipped=dict(models={})), tmp_path, shipped={"camvid-single": ((1.0,), 0.54)})
     assert not ok and any("camvid-explicit: NOT returned" in l for l in lines) and any("not evaluated" in l for l in lines)
+
+
+def test_keep_verify_without_torch(tmp_path):
+    "Run by a Python that lacks torch, keep and verify say which environment they need (exit 2), not a bare traceback."
+    fake = tmp_path / "fake" / "torch"; fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'torch'\", name='torch')\n")
+    env = dict(ENV, PYTHONPATH=str(tmp_path / "fake"))
+    for tool in (REPO / "tools" / "device" / "keep", VERIFY):
+        r = subprocess.run([sys.executable, str(tool), str(tmp_path)], env=env, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2, (tool.name, r.returncode, r.stderr)
+        assert "No module named 'torch'" in r.stderr and "project's environment" in r.stderr and "Traceback" not in r.stderr, r.stderr
