@@ -21,8 +21,8 @@ __all__ = ['MERGE_CHOICES', 'PAPER_SCALE_WEIGHT', 'HASH_EXCLUDE', 'RESULT_FILE',
            'EVAL_BN_BATCH_SIZE', 'EVAL_PROCEDURE', 'ROW_CONFIG_FIELDS', 'SAVED_RUNS', 'Eval', 'group_of', 'Experiment',
            'trunk_name', 'expand', 'config_hash', 'Grid', 'prepare_for_eval', 'training_flops_per_image',
            'run_experiment', 'load_results', 'collect_results', 'run_grid', 'summarize', 'results_table',
-           'plot_results', 'Claim', 'judge', 'claims_table', 'results_dir', 'show_results', 'run_scale_figure',
-           'run_grid_cli']
+           'plot_results', 'Claim', 'judge', 'claims_table', 'results_dir', 'show_results', 'show_claims',
+           'run_scale_figure', 'run_grid_cli']
 
 # %% ../nbs/21_grid.ipynb #f53e39d0
 MERGE_CHOICES = ("attention", "average", "max")
@@ -631,19 +631,31 @@ def show_results(out, title: str, paper_table: Callable[[Path], str] | None = No
                    f"with that in mind): {dead}")
     return plot_results(out, title=title)
 
-def run_scale_figure(out, name: str, dataset: str, root, indices=(0, 25, 50, 75), scales=None, saved=SAVED_RUNS):
-    """`viz.scale_figure` of experiment `name` of the grid in `out` on `dataset`'s val images `indices`, saved as
-    `saved/NAME/attention.png`; without the checkpoint or the data, the saved figure is shown instead (or why there is none)."""
+def show_claims(out, title: str, claims: Sequence[Claim], saved=SAVED_RUNS) -> list[dict]:
+    "Display `claims_table` of `claims` on the grid's results (`results_dir`) under `title`; returns `judge`'s verdicts."
+    from IPython.display import Markdown, display
+    out = results_dir(out, saved)
+    rows = load_results(out) if (out / "results.json").exists() else []
+    display(Markdown(f"**{title}**" + ("" if rows else ": not run yet") + "\n\n" + claims_table(rows, claims)))
+    return [judge(rows, c) for c in claims]
+
+def run_scale_figure(out, name: str | Sequence[str], dataset: str, root, indices=(0, 25, 50, 75), scales=None, saved=SAVED_RUNS):
+    """`viz.scale_figure` of experiment `name` of the grid in `out` (or of the first of several names with a trained model)
+    on `dataset`'s val images `indices`, saved as `saved/NAME/attention.png`; without a checkpoint or the data, the saved
+    figure is shown instead (or why there is none)."""
     from IPython.display import Image, display
     from scaleattn_nb.viz import scale_figure
-    ck = next((p for p in (Path(out) / name / "best.pt", Path(out) / name / "last.pt") if p.exists()), None)
+    names = [name] if isinstance(name, str) else list(name)
+    ck = next((p for n in names for p in (Path(out) / n / "best.pt", Path(out) / n / "last.pt") if p.exists()), None)
     png, have_data = Path(saved) / Path(out).name / "attention.png", root is None or Path(root).is_dir()
+    where = " or ".join(str(Path(out) / n) for n in names)
     if (ck is None or not have_data) and png.exists():
-        print(f"from {png} (drawn from {Path(out) / name} when the run was made)"); display(Image(filename=str(png)))
+        print(f"from {png} (drawn from {where} when the run was made)"); display(Image(filename=str(png)))
         return None
     if ck is None or not have_data:
-        print(f"no trained model at {Path(out) / name} (or no {dataset} data at {root}): the runs have not been done yet.")
+        print(f"no trained model at {where} (or no {dataset} data at {root}): the runs have not been done yet.")
         return None
+    if len(names) > 1: print(f"drawn from {ck.parent}")
     model = load_model(ck)
     prepare_for_eval(model, dataset, root)                   # BatchNorm statistics on whole images, as the grid evaluates
     ds = get_dataset(dataset, root, "val", transform=eval_transforms(model.input_mean, model.input_std))

@@ -390,6 +390,13 @@ def test_suite_grids_figure_model(tmp_path):
     ctx = types.SimpleNamespace(data=dict(dataset="camvid", root="x", weights=None), args=types.SimpleNamespace(crop=None, batch=None), cuda=True)
     names = {g: {e.name for e in exps} for g, _, exps in suite.gpu_grids(ctx)}
     assert all(set(fm) <= names[g] for g, fm in suite.FIGURE_MODELS.items()), suite.FIGURE_MODELS
+    # and the notebooks' GPU figure cells draw from those models, in the suite's order of preference
+    nbs = dict(tao2020="32_tao2020", chen2016="31_chen2016")
+    for g, fm in suite.FIGURE_MODELS.items():
+        cells = ["".join(c["source"]) for c in json.loads((REPO / "nbs" / f"{nbs[g]}.ipynb").read_text())["cells"]]
+        gpu = [c for c in cells if c.lstrip().startswith("run_scale_figure(OUT_GPU") or "\nrun_scale_figure(OUT_GPU" in c]
+        assert len(gpu) == 1 and all(f'"{n}"' in gpu[0] for n in fm), (g, gpu)
+        assert [gpu[0].index(f'"{n}"') for n in fm] == sorted(gpu[0].index(f'"{n}"') for n in fm), gpu[0]
 
 
 def test_suite_grids_workers(tmp_path):
