@@ -215,6 +215,15 @@ def test_suite_cpu_end_to_end(tmp_path, camvid_src):
     import tarfile
     with tarfile.open(out / "logs.tar.gz") as t: names = t.getnames()
     assert "suite.log" in names and any(n.endswith("metrics.jsonl") for n in names)
+    # tools/device/keep keeps each shipped model's training log beside results.json (the curves 30_camvid draws)
+    r = subprocess.run([sys.executable, str(REPO / "tools" / "device" / "keep"), str(out), "--runs", str(tmp_path / "kept"),
+                        "--records", str(tmp_path / "records"), "--models", str(tmp_path / "models")], capture_output=True, text=True, env=ENV, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    kept = {p.parent.name: p for p in (tmp_path / "kept").glob("*/*/metrics.jsonl")}
+    assert set(kept) == set(models), (sorted(kept), r.stdout)
+    for name, p in kept.items():
+        lines = [json.loads(x) for x in p.read_text().splitlines() if x.strip()]
+        assert lines and max(x.get("iteration", 0) for x in lines) == 2, (name, lines[:3])
 
 
 def test_suite_tiny_budget_skips(tmp_path):
