@@ -180,13 +180,13 @@ def peak_infer_memory(mode: str, scales=(0.25, 0.5, 1.0, 2.0), size=(360, 480), 
     if r.returncode != 0: raise RuntimeError(f"memory worker failed for inference {mode} {tuple(scales)}:\n{r.stderr[-2000:]}")
     return int(r.stdout.strip().splitlines()[-1])
 
-def infer_memory(scales=(0.25, 0.5, 1.0, 2.0), size=(360, 480), repeats: int = 3, **kw) -> dict:
+def infer_memory(scales=(0.25, 0.5, 1.0, 2.0), size=(360, 480), repeats: int = 3, classes: int = 11, **kw) -> dict:
     "Median peak bytes of each mode over `repeats` rounds (modes interleaved), and the ratios the target is about."
     vals = {m: [] for m in INFER_MEMORY_MODES}
     for _ in range(repeats):
-        for m in INFER_MEMORY_MODES: vals[m].append(peak_infer_memory(m, scales, size, **kw))
+        for m in INFER_MEMORY_MODES: vals[m].append(peak_infer_memory(m, scales, size, classes=classes, **kw))
     med = {m: statistics.median(v) for m, v in vals.items()}
-    return dict(scales=list(scales), size=list(size), repeats=repeats, peak_bytes=med, all=vals,
+    return dict(scales=list(scales), size=list(size), classes=classes, repeats=repeats, peak_bytes=med, all=vals,
                 streaming_over_single2=med["streaming"] / med["single2"], hold_over_single2=med["hold"] / med["single2"],
                 target="streaming <= 1.3 x single2", met=med["streaming"] <= 1.3 * med["single2"])
 
@@ -418,13 +418,14 @@ def suite_report(res: dict) -> str:
                                                                           if model_ips else "") if isinstance(r, dict) and "images_per_s" in r else _status(r))
                 for c, r in ld.items()) + ".", ""]
         elif ld: out += [f"**Loader**: {ld}", ""]
-        im = b.get("infer_memory")
-        if isinstance(im, dict) and "peak_bytes" in im:
-            pk = im["peak_bytes"]
-            out += [f"**Inference memory**, scales {{{', '.join(f'{x:g}' for x in im['scales'])}}} at {'x'.join(map(str, im['size']))}: "
-                    + ", ".join(f"{k} {v / 2**20:.0f} MiB" for k, v in pk.items())
-                    + f"; streaming / single 2.0 = **{im['streaming_over_single2']:.2f}** (target ≤ 1.3), hold / single 2.0 = {im['hold_over_single2']:.2f}.", ""]
-        elif im: out += [f"**Inference memory**: {_status(im)}", ""]
+        for key in ("infer_memory", "infer_memory_large"):         # CamVid's size and classes; Cityscapes' (runs since 2026-12-04)
+            im = b.get(key)
+            if isinstance(im, dict) and "peak_bytes" in im:
+                pk, cl = im["peak_bytes"], f", {im['classes']} classes" if im.get("classes") else ""
+                out += [f"**Inference memory**, scales {{{', '.join(f'{x:g}' for x in im['scales'])}}} at {'x'.join(map(str, im['size']))}{cl}: "
+                        + ", ".join(f"{k} {v / 2**20:.0f} MiB" for k, v in pk.items())
+                        + f"; streaming / single 2.0 = **{im['streaming_over_single2']:.2f}** (target ≤ 1.3), hold / single 2.0 = {im['hold_over_single2']:.2f}.", ""]
+            elif im: out += [f"**Inference memory**{' at 1024x2048' if key.endswith('large') else ''}: {_status(im)}", ""]
     sh = res.get("shipped")
     if isinstance(sh, dict) and isinstance(sh.get("models"), dict):
         rows = []
