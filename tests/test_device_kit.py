@@ -449,6 +449,10 @@ def test_feeder_census_cpu():
     r = suite.feeder_syncs(dict(dataset="sample", root=None), "cpu")
     assert r["status"] == "ok", r.get("error")
     assert r["batch"] == 12 and r["cache"] == "ram" and r["ms_per_batch"] > 0 and r["host_syncs"] is None
+    # where a batch's time goes: the aten ops of 3 more batches, on the CPU by their own CPU time
+    pf = r["profile"]
+    assert pf["steps"] == 3 and pf["clock"] == "CPU" and pf["total_ms_per_step"] > 0 and pf["aten_calls_per_step"] > 12, pf
+    assert 0 < len(pf["ops"]) <= 8 and any(o["op"] in ("aten::upsample_bilinear2d", "aten::_upsample_bilinear2d_aa") for o in pf["ops"]), pf["ops"]
     r = suite.feeder_syncs(dict(dataset="camvid", root="/nonexistent"), "cpu")
     assert r["status"] == "failed" and r["error"]
 
