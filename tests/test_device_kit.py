@@ -547,3 +547,33 @@ def test_keep_verify_without_torch(tmp_path):
         r = subprocess.run([sys.executable, str(tool), str(tmp_path)], env=env, capture_output=True, text=True, timeout=120)
         assert r.returncode == 2, (tool.name, r.returncode, r.stderr)
         assert "No module named 'torch'" in r.stderr and "project's environment" in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_suite_gpu_grids_match_notebooks():
+    """The suite rebuilds the GPU grids of 32_tao2020 and 31_chen2016 (it runs without the notebooks); the records it brings
+    back are read by those notebooks and skipped by config hash. Each experiment's training config (its hash: paths left out)
+    and evaluations must be the notebook's, or a change made in one place would run a different grid than the one written up."""
+    import types
+    from execnb.shell import CaptureShell
+    from scaleattn_nb.grid import Grid, config_hash
+    suite = _load_script(SUITE, "suite_grids_match")
+    ctx = types.SimpleNamespace(data=dict(dataset="camvid", root="/device/camvid", weights="/device/weights/mobilenet_v2_imagenet.pth"),
+                                args=types.SimpleNamespace(crop=None, batch=None), cuda=True)
+    described = lambda grid: {e.name: (config_hash(grid.config(e)), [v.to_dict() for v in e.evals]) for e in grid.experiments}
+    ours = {g: described(Grid(base, exps)) for g, base, exps in suite.gpu_grids(ctx)}
+    for g, nb in (("tao2020", "32_tao2020"), ("chen2016", "31_chen2016")):
+        cells = json.loads((REPO / "nbs" / f"{nb}.ipynb").read_text())["cells"]
+        last = next(i for i, c in enumerate(cells) if "gpu_grid = Grid(" in "".join(c["source"]))
+        sh = CaptureShell()
+        sh.run(f"import os; os.chdir({str(REPO / 'nbs')!r})")
+        for c in cells[:last + 1]:                 # the definition cells, as nbdev_test runs them (flagged cells skipped)
+            src = "".join(c["source"])
+            if c["cell_type"] != "code" or any(l.startswith("#|") and ({"slow", "gpu", "notest"} & set(l[2:].split())) for l in src.splitlines()):
+                continue
+            sh.run(src)
+            assert not sh.exc, (nb, src[:200], sh.exc)
+        grid = sh.user_ns["gpu_grid"]
+        theirs = described(grid)
+        assert sorted(theirs) == sorted(ours[g]), (g, sorted(set(theirs) ^ set(ours[g])))
+        diff = [n for n in theirs if theirs[n] != ours[g][n]]
+        assert not diff, (g, "differ from the suite's:", diff[:3], grid.config(next(e for e in grid.experiments if e.name == diff[0])).to_dict())
