@@ -554,13 +554,19 @@ def test_suite_gpu_grids_match_notebooks():
     back are read by those notebooks and skipped by config hash. Each experiment's training config (its hash: paths left out)
     and evaluations must be the notebook's, or a change made in one place would run a different grid than the one written up."""
     import types
-    from execnb.shell import CaptureShell
     from scaleattn_nb.grid import Grid, config_hash
     suite = _load_script(SUITE, "suite_grids_match")
     ctx = types.SimpleNamespace(data=dict(dataset="camvid", root="/device/camvid", weights="/device/weights/mobilenet_v2_imagenet.pth"),
                                 args=types.SimpleNamespace(crop=None, batch=None), cuda=True)
     described = lambda grid: {e.name: (config_hash(grid.config(e)), [v.to_dict() for v in e.evals]) for e in grid.experiments}
     ours = {g: described(Grid(base, exps)) for g, base, exps in suite.gpu_grids(ctx)}
+    cwd = os.getcwd()                              # the shell runs in this process: its chdir to nbs/ is undone below
+    try: _check_notebook_grids(ours, described)
+    finally: os.chdir(cwd)
+
+
+def _check_notebook_grids(ours, described):
+    from execnb.shell import CaptureShell
     for g, nb in (("tao2020", "32_tao2020"), ("chen2016", "31_chen2016")):
         cells = json.loads((REPO / "nbs" / f"{nb}.ipynb").read_text())["cells"]
         last = next(i for i, c in enumerate(cells) if "gpu_grid = Grid(" in "".join(c["source"]))
