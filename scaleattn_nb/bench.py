@@ -386,7 +386,7 @@ def suite_report(res: dict) -> str:
             n = f"{pf['kernels_per_step']:.0f} kernel launches" if "kernels_per_step" in pf else f"{pf['aten_calls_per_step']:.0f} aten calls"
             out += [f"**The feeder's batch** (torch.profiler over {pf['steps']} batches): {n} a batch, {pf['total_ms_per_step']:.1f} ms of "
                     f"{pf['clock']} time against {_f(f.get('ms_per_batch'), '.1f')} ms of wall time; its largest ops: "
-                    + ", ".join(f"{o['op'][6:]} {o['ms_per_step']:.1f} ms ({o['calls_per_step']:.0f})" for o in pf["ops"][:4]) + ".", ""]
+                    + ", ".join(f"{o['op'].removeprefix('aten::')} {o['ms_per_step']:.1f} ms ({o['calls_per_step']:.0f})" for o in pf["ops"][:4]) + ".", ""]
     b = res.get("bench")
     if isinstance(b, dict) and isinstance(b.get("train"), list):
         ok = {r["name"]: r for r in b["train"] if r.get("status") == "ok"}

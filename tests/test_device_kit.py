@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest, torch
 
 REPO = Path(__file__).resolve().parents[1]
-PACK, SUITE, VERIFY = REPO / "tools" / "device" / "pack", REPO / "tools" / "device" / "suite", REPO / "tools" / "device" / "verify"
+PACK, SUITE, VERIFY, KEEP = (REPO / "tools" / "device" / t for t in ("pack", "suite", "verify", "keep"))
 ENV = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO)] + [p for p in [os.environ.get("PYTHONPATH")] if p]),
            PYTHONUNBUFFERED="1", OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "2"))
 
@@ -153,6 +153,14 @@ def _suite(tmp_path, *args, budget: float, timeout: float = 900):
     return res, out
 
 
+def _keep(out: Path, **folders) -> subprocess.CompletedProcess:
+    "tools/device/keep on a suite's output, with its folders (runs=, records=, models=) under the test's tmp_path; it must succeed."
+    args = [a for k, v in folders.items() for a in (f"--{k}", str(v))]
+    r = subprocess.run([sys.executable, str(KEEP), str(out), *args], capture_output=True, text=True, env=ENV, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r
+
+
 def test_suite_cpu_end_to_end(tmp_path, camvid_src):
     _, _, wheels = camvid_src
     res, out = _suite(tmp_path, "smoke,bench,shipped", "--crop", "64", "64", "--iters", "2", "--batch", "2", "--eval-sets", "train",
@@ -216,9 +224,7 @@ def test_suite_cpu_end_to_end(tmp_path, camvid_src):
     with tarfile.open(out / "logs.tar.gz") as t: names = t.getnames()
     assert "suite.log" in names and any(n.endswith("metrics.jsonl") for n in names)
     # tools/device/keep keeps each shipped model's training log beside results.json (the curves 30_camvid draws)
-    r = subprocess.run([sys.executable, str(REPO / "tools" / "device" / "keep"), str(out), "--runs", str(tmp_path / "kept"),
-                        "--records", str(tmp_path / "records"), "--models", str(tmp_path / "models")], capture_output=True, text=True, env=ENV, timeout=300)
-    assert r.returncode == 0, r.stdout + r.stderr
+    r = _keep(out, runs=tmp_path / "kept", records=tmp_path / "records", models=tmp_path / "models")
     kept = {p.parent.name: p for p in (tmp_path / "kept").glob("*/*/metrics.jsonl")}
     assert set(kept) == set(models), (sorted(kept), r.stdout)
     for name, p in kept.items():
@@ -325,7 +331,7 @@ def test_suite_lr_scale():
 def test_keep_same_day_runs_side_by_side(tmp_path):
     """Two device calls on one day (a session that reruns after fixing something): keep puts the second beside the
     first (DATE-2) instead of over it; keeping the same run again rewrites its own folder; a --date that is no date fails."""
-    keep = _load_script(REPO / "tools" / "device" / "keep", "keep_mod")
+    keep = _load_script(KEEP, "keep_mod")
     runs, outs = tmp_path / "runs", []
     for i in range(2):
         o = tmp_path / f"out{i}"; o.mkdir(); outs.append(o)
@@ -343,7 +349,6 @@ def test_keep_same_day_runs_side_by_side(tmp_path):
 def test_suite_grids_keep_and_skip(tmp_path):
     """The GPU grids across calls: a run trains what it can at the grid's length; tools/device/keep puts the finished
     experiments' records where issue 18 commits them; the next call skips those, without starting a worker."""
-    KEEP = REPO / "tools" / "device" / "keep"
     args = ("grids", "--grid-only", "single-mobilenet_v2-seed0", "--crop", "64", "64", "--iters", "2", "--batch", "2",
             "--weights", "none", "--wheels", str(tmp_path / "none"), "--startup-s", "5")
     res, out = _suite(tmp_path, *args, "--grid-records", "", budget=200)
@@ -355,9 +360,7 @@ def test_suite_grids_keep_and_skip(tmp_path):
     # the name is an experiment of both grids, with the same training config: trained once, reused with Chen's evaluations
     assert g["grids"]["chen2016"]["experiments"]["single-mobilenet_v2-seed0"]["status"].startswith("reused: trained in tao2020")
     records, runs = tmp_path / "records", tmp_path / "runs"
-    r = subprocess.run([sys.executable, str(KEEP), str(out), "--records", str(records), "--runs", str(runs)],
-                       capture_output=True, text=True, env=ENV, timeout=300)
-    assert r.returncode == 0, r.stdout + r.stderr
+    _keep(out, runs=runs, records=records)
     assert (runs / res["started"][:10] / "results.json").read_text() == (out / "results.json").read_text()
     for grid in ("tao2020", "chen2016"):
         d = records / f"{grid}-gpu"
@@ -387,9 +390,7 @@ def test_suite_grids_figure_model(tmp_path):
     e = res["grids"]["grids"]["tao2020"]["experiments"][name]
     assert e["status"] == "ok" and e["figure_model"]["file"] == f"figure--tao2020--{name}.pt", e
     assert (out / e["figure_model"]["file"]).is_file() and e["figure_model"]["file"] in res["files"]
-    r = subprocess.run([sys.executable, str(REPO / "tools" / "device" / "keep"), str(out), "--records", str(tmp_path / "records"),
-                        "--runs", str(tmp_path / "runs"), "--models", str(tmp_path / "models")], capture_output=True, text=True, env=ENV, timeout=300)
-    assert r.returncode == 0, r.stdout + r.stderr
+    _keep(out, runs=tmp_path / "runs", records=tmp_path / "records", models=tmp_path / "models")
     m = load_model(tmp_path / "models" / "tao2020-gpu" / name / "last.pt")
     assert m.method == "hierarchical" and tuple(m.train_scales) == (0.5, 1.0)
     assert (tmp_path / "records" / "tao2020-gpu" / name / "grid_result.json").is_file()
@@ -543,7 +544,7 @@ def test_keep_verify_without_torch(tmp_path):
     fake = tmp_path / "fake" / "torch"; fake.mkdir(parents=True)
     (fake / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'torch'\", name='torch')\n")
     env = dict(ENV, PYTHONPATH=str(tmp_path / "fake"))
-    for tool in (REPO / "tools" / "device" / "keep", VERIFY):
+    for tool in (KEEP, VERIFY):
         r = subprocess.run([sys.executable, str(tool), str(tmp_path)], env=env, capture_output=True, text=True, timeout=120)
         assert r.returncode == 2, (tool.name, r.returncode, r.stderr)
         assert "No module named 'torch'" in r.stderr and "project's environment" in r.stderr and "Traceback" not in r.stderr, r.stderr
