@@ -230,6 +230,13 @@ def test_suite_cpu_end_to_end(tmp_path, camvid_src):
     for name, p in kept.items():
         lines = [json.loads(x) for x in p.read_text().splitlines() if x.strip()]
         assert lines and max(x.get("iteration", 0) for x in lines) == 2, (name, lines[:3])
+    # ... and results.json without the machine's folders: the repository's relative, the suite's as $WORK / $SITE / $OUT
+    text = (tmp_path / "kept" / res["started"][:10] / "results.json").read_text()
+    for machine in (str(REPO), str(out), res["paths"]["work"], "/scaleattn-suite-"): assert machine not in text, machine
+    kept_res = json.loads(text)
+    assert kept_res["paths"] == dict(repo=".", work="$WORK", out="$OUT")
+    assert kept_res["shipped"]["models"]["camvid-single"]["config"]["out"] == "$WORK/runs/camvid-single"
+    assert kept_res["wheels"]["imports"]["devkit_probe"]["file"].startswith("$SITE/")
 
 
 def test_suite_tiny_budget_skips(tmp_path):
@@ -346,6 +353,25 @@ def test_keep_same_day_runs_side_by_side(tmp_path):
     with pytest.raises(ValueError, match="YYYY-MM-DD"): keep.keep(outs[0], runs, tmp_path / "rec", date="today", log=quiet)
 
 
+def test_keep_portable_results():
+    """results.json as kept: an older run's (no `paths` record: its work folder found by the suite's temporary name) device
+    paths become repository-relative, $WORK, $SITE and $OUT, in every string (argv, tracebacks); other paths stay."""
+    keep = _load_script(KEEP, "keep_mod")
+    res = dict(format="scaleattn_nb.device-suite/1", argv=["shipped", "--out", "/root/out"],
+               wheels=dict(repo="/work/main", target="/tmp/scaleattn-suite-site-ab_12", wheels_dir="/work/main/.device/wheels"),
+               data=dict(root="/work/main/.device/camvid"), env=dict(scaleattn_nb_path="/work/main/scaleattn_nb/__init__.py"),
+               shipped=dict(log="/tmp/scaleattn-suite-x1y2/runs/camvid-single/metrics.jsonl",
+                            traceback='File "/work/main/tools/device/suite", line 3\n  File "/usr/lib/python3.12/json.py"',
+                            argv=["--out", "/tmp/scaleattn-suite-x1y2/ddp-train", "/work/mainly/other"], n=3))
+    p = keep.portable_results(res)
+    assert p["argv"] == ["shipped", "--out", "$OUT"] and p["wheels"] == dict(repo=".", target="$SITE", wheels_dir=".device/wheels")
+    assert p["data"]["root"] == ".device/camvid" and p["env"]["scaleattn_nb_path"] == "scaleattn_nb/__init__.py"
+    assert p["shipped"] == dict(log="$WORK/runs/camvid-single/metrics.jsonl", n=3,
+                                traceback='File "tools/device/suite", line 3\n  File "/usr/lib/python3.12/json.py"',
+                                argv=["--out", "$WORK/ddp-train", "/work/mainly/other"])
+    assert res["data"]["root"] == "/work/main/.device/camvid"        # the run's own record is left as it was
+
+
 def test_suite_grids_keep_and_skip(tmp_path):
     """The GPU grids across calls: a run trains what it can at the grid's length; tools/device/keep puts the finished
     experiments' records where issue 18 commits them; the next call skips those, without starting a worker."""
@@ -361,7 +387,9 @@ def test_suite_grids_keep_and_skip(tmp_path):
     assert g["grids"]["chen2016"]["experiments"]["single-mobilenet_v2-seed0"]["status"].startswith("reused: trained in tao2020")
     records, runs = tmp_path / "records", tmp_path / "runs"
     _keep(out, runs=runs, records=records)
-    assert (runs / res["started"][:10] / "results.json").read_text() == (out / "results.json").read_text()
+    kept = json.loads((runs / res["started"][:10] / "results.json").read_text())
+    assert kept == _load_script(KEEP, "keep_mod").portable_results(res), [k for k in kept if kept[k] != res[k]]
+    assert str(out) not in json.dumps(kept) and res["paths"]["work"] not in json.dumps(kept)
     for grid in ("tao2020", "chen2016"):
         d = records / f"{grid}-gpu"
         rec = json.loads((d / "single-mobilenet_v2-seed0" / "grid_result.json").read_text())
