@@ -370,6 +370,12 @@ def test_keep_portable_results():
                                 traceback='File "tools/device/suite", line 3\n  File "/usr/lib/python3.12/json.py"',
                                 argv=["--out", "$WORK/ddp-train", "/work/mainly/other"])
     assert res["data"]["root"] == "/work/main/.device/camvid"        # the run's own record is left as it was
+    # a run that records its folders: the resolved --out and the one its argv typed (a link) are both $OUT
+    res2 = dict(res, argv=["shipped", "--out", "/root/out"], paths=dict(repo="/work/main", work="/scratch/w", out="/data/out"),
+                shipped=dict(log="/scratch/w/runs/x.log", files=["/data/out/results.json", "/root/out/results.json"]))
+    p2 = keep.portable_results(res2)
+    assert p2["paths"] == dict(repo=".", work="$WORK", out="$OUT") and p2["argv"] == ["shipped", "--out", "$OUT"]
+    assert p2["shipped"] == dict(log="$WORK/runs/x.log", files=["$OUT/results.json", "$OUT/results.json"])
 
 
 def test_suite_grids_keep_and_skip(tmp_path):
