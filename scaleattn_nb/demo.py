@@ -18,8 +18,9 @@ from .infer import Setting, evaluate_many
 from .models import PRETRAINED, load_model, pretrained, pretrained_dir, shipped_names, _read_checkpoint
 
 # %% auto #0
-__all__ = ['SCALE_SETS', 'MERGES', 'table_cells', 'compare', 'table_rows', 'format_table', 'html_table', 'shipped_summary',
-           'headline_scales', 'figure_keeper', 'write_report', 'run_demo', 'run_demo_cli']
+__all__ = ['SCALE_SETS', 'MERGES', 'table_cells', 'compare', 'table_rows', 'format_table', 'html_table', 'checkpoint_digest',
+           'save_table', 'shipped_summary', 'headline_scales', 'figure_keeper', 'write_report', 'run_demo',
+           'run_demo_cli']
 
 # %% ../nbs/12_demo.ipynb #3a4e23df
 SCALE_SETS = ((1.0,), (0.5, 1.0), (0.5, 1.0, 2.0), (0.25, 0.5, 1.0, 2.0))
@@ -93,8 +94,27 @@ def html_table(rows: Sequence[dict]) -> str:
     return "\n".join(out + ["</tbody></table>"])
 
 # %% ../nbs/12_demo.ipynb #161ac8eb
+def checkpoint_digest(path_or_name) -> str:
+    "The first 16 hex digits of the SHA-256 of a checkpoint file (a path, or a shipped name): which weights a saved table measured."
+    import hashlib
+    from scaleattn_nb.models import resolve_checkpoint
+    h = hashlib.sha256()
+    with open(resolve_checkpoint(path_or_name), "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""): h.update(block)
+    return h.hexdigest()[:16]
+
+def save_table(runs, name: str, dataset, checkpoint=None, flips=(False, True), progress: bool = True) -> Path:
+    """Evaluate `checkpoint` (default: the shipped model `name`) at every cell of the table (`compare`: `SCALE_SETS` × `MERGES` ×
+    `flips`) on `dataset` (RGB in [0, 1]) and write `runs/table_NAME.json` with the file's digest; returns its path."""
+    checkpoint = name if checkpoint is None else checkpoint
+    rows = compare({name: load_model(checkpoint).eval()}, dataset, SCALE_SETS, MERGES, flips=flips, progress=progress)
+    out = ensure_writable_dir(Path(runs), "table folder") / f"table_{name}.json"
+    with atomic_write(out, "w") as f:
+        json.dump(dict(model=name, images=len(dataset), checkpoint=checkpoint_digest(checkpoint), rows=rows), f, indent=1)
+    return out
+
 def shipped_summary(runs, names: Sequence[str] | None = None) -> str:
-    "A markdown table of the shipped models from the `table_NAME.json` files `30_camvid` writes into the folder `runs` (mIoU %)."
+    "A markdown table of the shipped models from the `table_NAME.json` files `save_table` writes into the folder `runs` (mIoU %); each must have measured the installed checkpoint."
     runs, names = Path(runs), list(names or PRETRAINED)
     missing = [n for n in names if not (runs / f"table_{n}.json").is_file()]
     if missing: raise FileNotFoundError(f"no saved table for {', '.join(missing)} in {runs} (30_camvid writes table_NAME.json)")
@@ -104,7 +124,12 @@ def shipped_summary(runs, names: Sequence[str] | None = None) -> str:
     from scaleattn_nb.bench import markdown_table
     table = []
     for n in names:
-        rows, ck = json.loads((runs / f"table_{n}.json").read_text())["rows"], _read_checkpoint(n)   # its records, no network built
+        saved, ck = json.loads((runs / f"table_{n}.json").read_text()), _read_checkpoint(n)   # its records, no network built
+        if saved.get("checkpoint") != (d := checkpoint_digest(n)):
+            raise ValueError(f"{runs / f'table_{n}.json'} measured other weights than the installed {n} (checkpoint digest "
+                             f"{saved.get('checkpoint') or 'not recorded'}, installed {d}): write it again with save_table "
+                             "(30_camvid's table cell)")
+        rows = saved["rows"]
         method, scales, ex = ck["config"]["method"], tuple(sorted(float(s) for s in ck["config"]["train_scales"])), ck["extra"]
         at = lambda S: max((r["miou"] for r in rows if not r["flip"] and r["scales"] == sorted(S) and own(r)), default=None)
         best, c = max(rows, key=lambda r: r["miou"]), ex.get("train_config", {})
