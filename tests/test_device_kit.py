@@ -237,6 +237,46 @@ def test_suite_cpu_end_to_end(tmp_path, camvid_src):
     assert kept_res["paths"] == dict(repo=".", work="$WORK", out="$OUT")
     assert kept_res["shipped"]["models"]["camvid-single"]["config"]["out"] == "$WORK/runs/camvid-single"
     assert kept_res["wheels"]["imports"]["devkit_probe"]["file"].startswith("$SITE/")
+    # verify --ship installs nothing on a NO (exit 1) ...
+    dest = ["--checkpoints", str(tmp_path / "ckpt"), "--camvid-runs", str(tmp_path / "camvid_runs"), "--gpu-runs", str(tmp_path / "kept")]
+    r = subprocess.run([sys.executable, str(VERIFY), str(out), "--data", "sample", "--images", "1", "--ship", *dest],
+                       capture_output=True, text=True, env=ENV, timeout=600)
+    assert r.returncode == 1 and "nothing installed, the answer is NO" in r.stderr and not (tmp_path / "ckpt").exists(), r.stderr
+    # ... and on a YES (here called directly: two iterations cannot pass the floor) finishes and installs each model, moves the
+    # replaced ones' logs and tables to a history folder, puts the run's logs, a time.txt and a table of each new file in place
+    v = _load_script(VERIFY, "device_verify")
+    runs = tmp_path / "camvid_runs"
+    for n in models:
+        (runs / n).mkdir(parents=True); (runs / n / "metrics.jsonl").write_text('{"iteration": 1}\n')
+        (runs / f"table_{n}.json").write_text('{"old": true}')
+    kept_dir = v.kept_folder(res, tmp_path / "kept")
+    assert kept_dir == tmp_path / "kept" / res["started"][:10]
+    ship = lambda: v.ship_models(out, json.loads((kept_dir / "results.json").read_text()), checkpoints=tmp_path / "ckpt", runs=runs,
+                                 kept=kept_dir, dataset="sample", images=1, bn_batches=1, log=lambda *a: None)
+    broken = tmp_path / "broken"                  # a file that cannot be finished: nothing moved, nothing installed
+    broken.mkdir(); [(broken / f.name).write_bytes(f.read_bytes()) for f in out.glob("camvid-*.pt")]
+    (broken / "camvid-single.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(Exception):
+        v.ship_models(broken, json.loads((kept_dir / "results.json").read_text()), checkpoints=tmp_path / "ckpt", runs=runs,
+                      kept=kept_dir, dataset="sample", images=1, bn_batches=1, log=lambda *a: None)
+    assert sorted(x.name for x in runs.iterdir()) == sorted([*models, *(f"table_{n}.json" for n in models)]) and not (tmp_path / "ckpt").exists()
+    installed = ship()
+    assert sorted(f.name for f in installed) == sorted(f"{n}.pt" for n in models)
+    from scaleattn_nb.demo import checkpoint_digest
+    history = runs / f"history_before_{res['started'][:10]}"
+    for f in installed:
+        n, ex = f.stem, load_model(f).checkpoint_extra
+        assert ex["val_scales"] == models[n]["train_scales"] and ex["images"] == 1 and ex["iteration"] == 2, ex
+        assert ex["device_run"]["date"] == res["started"][:10] and ex["device_run"]["evals"], ex["device_run"]
+        assert ex["trained_on"].startswith(f"CPU (torch {torch.__version__})") and ex["train_config"]["out"] == f"runs/{n}"
+        text = json.dumps(ex, default=str)
+        for machine in (str(REPO), str(out), str(tmp_path), "/scaleattn-suite-"): assert machine not in text, (n, machine)
+        assert (history / n / "metrics.jsonl").read_text() == '{"iteration": 1}\n' and (history / f"table_{n}.json").read_text() == '{"old": true}'
+        assert (runs / n / "metrics.jsonl").read_bytes() == (kept_dir / n / "metrics.jsonl").read_bytes()
+        assert "CPU (torch" in (runs / n / "time.txt").read_text() and "suite: smoke,bench,shipped" in (runs / n / "time.txt").read_text()
+        t = json.loads((runs / f"table_{n}.json").read_text())
+        assert t["checkpoint"] == checkpoint_digest(f) and t["images"] == 1 and t["rows"], t
+    with pytest.raises(FileExistsError, match="history_before_"): ship()       # never over the folder of an earlier round
 
 
 def test_suite_tiny_budget_skips(tmp_path):
