@@ -613,6 +613,28 @@ def test_verify_ship_check(tmp_path):
     assert not ok and any("camvid-explicit: NOT returned" in l for l in lines) and any("not evaluated" in l for l in lines)
 
 
+def test_mirror_pins_and_dry_run(tmp_path, capsys):
+    """tools/device/mirror: the device's versions from the newest kept run that records them, as pip pins without the local
+    build label (torch 2.11.0+cu130 -> torch==2.11.0); --dry-run prints the commands and builds nothing; bad input exits 2."""
+    mirror = _load_script(REPO / "tools" / "device" / "mirror", "device_mirror")
+    env = {"python": "3.12.3", "torch": "2.11.0+cu130",
+           "versions": {"torchvision": "0.26.0+cu130", "PIL": "12.3.0", "scaleattn_nb": "0.1.0", "timm": None}}
+    assert mirror.pins(env) == ["torchvision==0.26.0", "pillow==12.3.0", "torch==2.11.0"]
+    runs = tmp_path / "runs"
+    for day, e in [("2026-12-04", dict(env, torch="2.10.0")), ("2026-12-04-2", env), ("2026-12-10", None)]:
+        (runs / day).mkdir(parents=True); (runs / day / "results.json").write_text(json.dumps({"env": e}))
+    newest = mirror.newest_results(runs)                   # 2026-12-10 records no versions: the day's second run is taken
+    assert newest.parent.name == "2026-12-04-2" and "torch==2.11.0" in mirror.pins(mirror.device_env(newest))
+    kept = mirror.device_env(mirror.newest_results())      # the repository's own kept runs
+    assert f"torch=={kept['torch'].split('+')[0]}" in mirror.pins(kept)
+    venv = tmp_path / "venv"
+    assert mirror.main([str(venv), "--from", str(newest), "--python", sys.executable, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert not venv.exists() and "torch==2.11.0" in out and f"-e {REPO}[dev]" in out and f"{sys.executable} -m venv" in out, out
+    assert mirror.main([str(venv), "--from", str(REPO / "README.md"), "--dry-run"]) == 2
+    assert "not a suite run's results.json" in capsys.readouterr().err
+
+
 def test_keep_verify_without_torch(tmp_path):
     "Run by a Python that lacks torch, keep and verify say which environment they need (exit 2), not a bare traceback."
     fake = tmp_path / "fake" / "torch"; fake.mkdir(parents=True)
