@@ -547,6 +547,21 @@ def test_compile_runs():
         with pytest.raises(SystemExit): suite.parse_args(["smoke", *bad])
 
 
+def test_suite_compile_worker_cpu(tmp_path):
+    """The smoke check's torch.compile worker, which no GPU call has run yet, run on the CPU as the suite starts it: the same
+    code path with dynamo and AOT autograd (`aot_eager`) in place of inductor's code generation. Its eager figure is
+    written before the compile, so a compile that times out still leaves it."""
+    suite = _load_script(SUITE, "device_suite")
+    part = tmp_path / "w" / "compile.partial.json"
+    r = suite.run_worker("compile", dict(method="hierarchical", batch=2, size=[64, 64], steps=1, partial=str(part), mode="default",
+                                         device="cpu", backend="aot_eager"), tmp_path / "w", timeout=600)
+    assert r.get("status") == "ok", r.get("error")
+    assert (r["method"], r["mode"], r["device"], r["backend"], r["size"]) == ("hierarchical", "default", "cpu", "aot_eager", [64, 64])
+    assert r["eager_step_s"] > 0 and r["compiled_step_s"] > 0 and r["compile_s"] > 0
+    assert r["speedup"] == pytest.approx(r["eager_step_s"] / r["compiled_step_s"])
+    assert json.loads(part.read_text())["eager_step_s"] == r["eager_step_s"] and "compiled_step_s" not in json.loads(part.read_text())
+
+
 def test_suite_ddp_worker_gloo(tmp_path):
     "The smoke check's torchrun worker, run on the CPU with gloo instead of NCCL: the same code path up to the backend."
     suite = _load_script(SUITE, "device_suite")
