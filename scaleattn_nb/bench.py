@@ -8,16 +8,20 @@ import argparse, json, os, statistics, subprocess, sys, time
 from typing import Sequence
 import torch
 import torch.nn.functional as F
-from torch.utils.flop_counter import FlopCounterMode
+from torch.utils.flop_counter import FlopCounterMode, conv_flop_count
 from pathlib import Path
 from .models import create_model
+from .losses import build_loss
+from .train import set_train_mode
 from .data import get_dataset, train_transforms, make_feeder
 from .cli import command, CommandError
 
 # %% auto #0
-__all__ = ['TRAIN_CONFIGS', 'INFER_CONFIGS', 'INFER_MEMORY_MODES', 'training_loss', 'training_flops', 'interleaved_median_times',
-           'peak_train_memory', 'peak_infer_memory', 'infer_memory', 'run_bench', 'format_table', 'check_targets',
-           'loader_throughput', 'run_bench_cli', 'suite_results', 'markdown_table', 'suite_report']
+__all__ = ['TRAIN_CONFIGS', 'INFER_CONFIGS', 'aten', 'PARTS', 'INFER_MEMORY_MODES', 'conv_backward_flops', 'flop_counter',
+           'training_loss', 'training_flops', 'part_flops', 'markdown_table', 'interleaved_median_times',
+           'train_step_times', 'peak_train_memory', 'peak_infer_memory', 'infer_memory', 'run_bench', 'format_table',
+           'check_targets', 'loader_throughput', 'run_bench_cli', 'suite_results', 'recount_suite_flops',
+           'suite_report']
 
 # %% ../nbs/20_bench.ipynb #4d0c9012
 TRAIN_CONFIGS = [  # (row name, method, training scales)
@@ -35,6 +39,26 @@ INFER_CONFIGS = [  # (row name, method, training scales, eval scales)
     ("hierarchical @{0.5,1,2}", "hierarchical", (0.5, 1.0), (0.5, 1.0, 2.0)),
     ("hierarchical @{0.25,0.5,1,2}", "hierarchical", (0.5, 1.0), (0.25, 0.5, 1.0, 2.0)),
 ]
+
+# %% ../nbs/20_bench.ipynb #1b2e1d6b
+aten = torch.ops.aten
+
+def conv_backward_flops(grad_out_shape, x_shape, w_shape, _bias, _stride, _padding, _dilation, transposed, _output_padding,
+                        groups, output_mask, out_shape=None, **kwargs) -> int:
+    """FLOPs of `aten.convolution_backward`: the input gradient as torch counts it (a convolution with the same weights: right for
+    any `groups`), and the weight gradient (a convolution of the input with the output gradient, batch and channels swapped)
+    divided by `groups`, which torch's own formula leaves out."""
+    n = 0
+    if output_mask[0]: n += conv_flop_count(grad_out_shape, w_shape, out_shape[0], not transposed)
+    if output_mask[1]:
+        t = lambda s: [s[1], s[0], *s[2:]]
+        a, b = (grad_out_shape, x_shape) if transposed else (x_shape, grad_out_shape)
+        n += conv_flop_count(t(a), t(b), t(out_shape[1])) // groups
+    return n
+
+def flop_counter(**kw) -> FlopCounterMode:
+    "torch's `FlopCounterMode` (no display; `kw` passed on) with a grouped convolution's backward counted right (`conv_backward_flops`)."
+    return FlopCounterMode(display=False, custom_mapping={aten.convolution_backward: conv_backward_flops}, **kw)
 
 # %% ../nbs/20_bench.ipynb #7dbf6a27
 def training_loss(out, labels: torch.Tensor, aux_weight: float = 0.4) -> torch.Tensor:
@@ -54,18 +78,44 @@ def _batch(batch: int, crop: int, classes: int, device="cpu", seed: int = 0):
 def _model(method, scales, encoder, classes, device="cpu", **kw):
     with torch.device(device): return create_model(method, encoder=encoder, classes=classes, train_scales=scales, **kw)
 
-def training_flops(method: str, scales, encoder: str = "mobilenet_v2", crop: int | Sequence[int] = 256, batch: int = 2,
-                   classes: int = 12, **kw) -> int:
-    """FLOPs of one training step (forward + loss + backward) on `batch` crops of `crop` (one side, or (H, W)), counted on the
-    meta device: exact shapes, no arithmetic. `kw` goes to `create_model` (decoder, widths, ...). The package's one FLOP
-    counter: the grid's `training_flops_per_image` and the device suite call it."""
+def _counted(method: str, scales, encoder: str, crop, batch: int, classes: int, train: bool = True, **kw) -> FlopCounterMode:
+    "`flop_counter` after one training step (`train`: forward + loss + backward) or one training-mode forward, on the meta device."
     h, w = (crop, crop) if isinstance(crop, int) else tuple(crop)
     m = _model(method, scales, encoder, classes, "meta", **kw).train()
     x = torch.empty(batch, 3, h, w, device="meta")
     y = torch.zeros(batch, h, w, dtype=torch.long, device="meta")
-    with FlopCounterMode(display=False) as fc:
-        training_loss(m(x), y).backward()
-    return fc.get_total_flops()
+    with flop_counter() as fc:
+        out = m(x)
+        if train: training_loss(out, y).backward()
+    return fc
+
+def training_flops(method: str, scales, encoder: str = "mobilenet_v2", crop: int | Sequence[int] = 256, batch: int = 2,
+                   classes: int = 12, **kw) -> int:
+    """FLOPs of one training step (forward + loss + backward) on `batch` crops of `crop` (one side, or (H, W)), counted on the
+    meta device: exact shapes, no arithmetic. `kw` goes to `create_model` (decoder, head, widths, ...). The package's one FLOP
+    counter (`flop_counter`): the grid's `training_flops_per_image` and the device suite call it."""
+    return _counted(method, scales, encoder, crop, batch, classes, **kw).get_total_flops()
+
+PARTS = {"encoder": "trunk.encoder", "decoder": "trunk.decoder", "aux head": "trunk.aux", "semantic head": "head",
+         "attention head": "attn_head"}   # the parts of a MultiScaleNet, by module name
+
+def part_flops(method: str, scales, encoder: str = "mobilenet_v2", crop: int | Sequence[int] = 256, batch: int = 2,
+               classes: int = 12, **kw) -> dict:
+    """Forward FLOPs per image of each of `PARTS`, of the rest ('other': resizing, merging) and in all ('total'), in one
+    training-mode forward (the aux head runs). Forward only: torch's module tracker spreads a backward's FLOPs over the wrong
+    modules (at 360x480 the parts' backward summed to more than the whole step), so training FLOPs are counted whole."""
+    fc = _counted(method, scales, encoder, crop, batch, classes, train=False, **kw)
+    counts = fc.get_flop_counts()
+    parts = {p: sum(counts.get(f"MultiScaleNet.{name}", {}).values()) / batch for p, name in PARTS.items()}
+    total = fc.get_total_flops() / batch
+    return dict(parts, other=total - sum(parts.values()), total=total)
+
+# %% ../nbs/20_bench.ipynb #88d83d7a
+def markdown_table(head: Sequence[str], rows: Sequence[Sequence], right: bool = False) -> list[str]:
+    "The lines of a markdown table; a cell's `|` is escaped and its line breaks become spaces. `right`: columns after the first right-aligned."
+    esc = lambda s: str(s).replace("|", "\\|").replace("\n", " ")
+    return ["| " + " | ".join(head) + " |", "|" + "|".join("---:" if right and i else "---" for i in range(len(head))) + "|",
+            *("| " + " | ".join(esc(c) for c in r) + " |" for r in rows)]
 
 # %% ../nbs/20_bench.ipynb #ead3c369
 def _sync(device):
@@ -74,12 +124,13 @@ def _sync(device):
 def _autocast(device, amp: bool):
     return torch.autocast("cuda", dtype=torch.bfloat16) if amp and str(device).startswith("cuda") else torch.autocast("cpu", enabled=False)
 
-def _train_step_fn(model, x, y, amp: bool = False):
-    "A closure running one training step (zero_grad, forward, loss, backward, SGD step) of `model` on (x, y)."
+def _train_step_fn(model, x, y, amp: bool = False, loss_fn=None, freeze_bn: bool = False):
+    """A closure running one training step (zero_grad, forward, loss, backward, SGD step) of `model` on (x, y). `loss_fn`: a
+    `losses.SegLoss` (None: `training_loss`); `freeze_bn`: the encoder's BatchNorm in eval mode, as `--freeze-bn` trains."""
     opt = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
     def step():
-        model.train(); opt.zero_grad(set_to_none=True)
-        with _autocast(x.device, amp): loss = training_loss(model(x), y)
+        set_train_mode(model, freeze_bn); opt.zero_grad(set_to_none=True)
+        with _autocast(x.device, amp): loss = training_loss(model(x), y) if loss_fn is None else loss_fn(model(x), y)[0]
         loss.backward(); opt.step()
     return step
 
@@ -101,6 +152,21 @@ def interleaved_median_times(fns: dict, steps: int = 3, device="cpu") -> dict:
             _sync(device); t0 = time.perf_counter(); f(); _sync(device)
             times[k].append(time.perf_counter() - t0)
     return {k: statistics.median(v) for k, v in times.items()}
+
+# %% ../nbs/20_bench.ipynb #5e5a650f
+def train_step_times(configs: dict, crop: int | Sequence[int] = (360, 480), batch: int = 4, classes: int = 11, steps: int = 3,
+                     freeze_bn: bool = True, encoder: str = "mobilenet_v2", device: str = "cpu") -> dict:
+    """{name: median seconds of one training step} for `configs` ({name: `create_model` keywords with `method`}): the method's
+    own loss (`losses.build_loss`), `freeze_bn` as the CamVid recipe trains, timed with `interleaved_median_times`."""
+    h, w = (crop, crop) if isinstance(crop, int) else tuple(crop)
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(batch, 3, h, w, generator=g).to(device), torch.randint(0, classes, (batch, h, w), generator=g).to(device)
+    fns = {}
+    for name, kw in configs.items():
+        kw = dict(kw); method = kw.pop("method")
+        m = _model(method, kw.pop("train_scales", None), encoder, classes, device, **kw)
+        fns[name] = _train_step_fn(m, x, y, loss_fn=build_loss(method, classes), freeze_bn=freeze_bn)
+    return interleaved_median_times(fns, steps, device)
 
 # %% ../nbs/20_bench.ipynb #7d3c033b
 def _rss_kib(field: str) -> int | None:
@@ -325,12 +391,6 @@ def suite_results(path) -> dict:
         raise ValueError(f"{p.name} is not a device suite's results (format {res.get('format')!r})")
     return res
 
-def markdown_table(head: Sequence[str], rows: Sequence[Sequence], right: bool = False) -> list[str]:
-    "The lines of a markdown table; a cell's `|` is escaped and its line breaks become spaces. `right`: columns after the first right-aligned."
-    esc = lambda s: str(s).replace("|", "\\|").replace("\n", " ")
-    return ["| " + " | ".join(head) + " |", "|" + "|".join("---:" if right and i else "---" for i in range(len(head))) + "|",
-            *("| " + " | ".join(esc(c) for c in r) + " |" for r in rows)]
-
 def _f(v, fmt: str = ".2f", none: str = "–") -> str:
     return none if v is None else format(v, fmt)
 
@@ -342,6 +402,19 @@ def _status(v) -> str:
     return st if st == "ok" or not v.get("error") else f"{st}: {v['error'][:120]}"
 
 def _amp(p: dict) -> str: return "fp32" if p.get("amp") in (None, "off") else p["amp"]
+
+def recount_suite_flops(res: dict, classes: int = 11) -> dict:
+    """A copy of a device suite run with each training row's FLOPs per image, and the MFU made of them, counted by today's
+    `training_flops` (the suite benches CamVid's `classes` at create_model's defaults). Runs kept before 2026-12-06 carry
+    PyTorch's own count, which counts the backward of depthwise convolutions about `groups` times over."""
+    res = json.loads(json.dumps(res))
+    b, names = res.get("bench"), {n: (m, s) for n, m, s in TRAIN_CONFIGS}
+    if not isinstance(b, dict) or len(b.get("size") or ()) != 2: return res
+    for r in b.get("train") or []:
+        if r.get("status") == "ok" and r.get("name") in names:
+            r["flops_per_image"] = training_flops(*names[r["name"]], crop=tuple(b["size"]), batch=2, classes=classes) / 2
+            r["mfu"] = r["flops_per_image"] * r["images_per_s"] / b["bf16_peak_flops"] if b.get("bf16_peak_flops") else None
+    return res
 
 def suite_report(res: dict) -> str:
     "Markdown tables of a device suite run: device and versions, smoke check, training cost and targets, loader, inference memory, shipped models."

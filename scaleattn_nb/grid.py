@@ -20,9 +20,9 @@ from .cli import command, ListAction
 __all__ = ['MERGE_CHOICES', 'PAPER_SCALE_WEIGHT', 'HASH_EXCLUDE', 'RESULT_FILE', 'TRAIN_FILE', 'EVAL_BN_BATCHES',
            'EVAL_BN_BATCH_SIZE', 'EVAL_PROCEDURE', 'ROW_CONFIG_FIELDS', 'SAVED_RUNS', 'Eval', 'group_of', 'Experiment',
            'trunk_name', 'expand', 'config_hash', 'Grid', 'prepare_for_eval', 'training_flops_per_image',
-           'run_experiment', 'load_results', 'collect_results', 'run_grid', 'summarize', 'results_table',
-           'plot_results', 'Claim', 'judge', 'claims_table', 'results_dir', 'show_results', 'show_claims',
-           'run_scale_figure', 'run_grid_cli']
+           'run_experiment', 'load_results', 'collect_results', 'recount_flops', 'run_grid', 'summarize',
+           'results_table', 'plot_results', 'Claim', 'judge', 'claims_table', 'results_dir', 'show_results',
+           'show_claims', 'run_scale_figure', 'run_grid_cli']
 
 # %% ../nbs/21_grid.ipynb #f53e39d0
 MERGE_CHOICES = ("attention", "average", "max")
@@ -323,11 +323,14 @@ def _train_stats(cfg: TrainConfig, res: dict, wall: float, resumed: bool, classe
             except json.JSONDecodeError: continue
             if "images_per_s" in rec: ips = rec["images_per_s"]
             if rec.get("deep_dead") is not None: dead = rec["deep_dead"]      # train's watch on the encoder's deepest features
-    f, f1 = training_flops_per_image(cfg, classes), training_flops_per_image(cfg, classes, single=True)
     return dict(config_hash=config_hash(cfg), iterations=res["iterations"], best_val_miou=res["best_miou"],
                 train_wall_s=wall, s_per_iter=wall / max(1, res["iterations"]), images_per_s=ips, resumed=resumed, deep_dead=dead,
-                train_gflops_per_image=None if f is None else f / 1e9,
-                rel_train_flops=None if not (f and f1) else f / f1)
+                **_flops_fields(cfg, classes))
+
+def _flops_fields(cfg: TrainConfig, classes: int) -> dict:
+    "The training cost columns: GFLOPs of a training step per image and their ratio to single scale (None where not counted)."
+    f, f1 = training_flops_per_image(cfg, classes), training_flops_per_image(cfg, classes, single=True)
+    return dict(train_gflops_per_image=None if f is None else f / 1e9, rel_train_flops=None if not (f and f1) else f / f1)
 
 # %% ../nbs/21_grid.ipynb #3a425a2d
 def _checkpoint(d: Path) -> Path:
@@ -433,6 +436,19 @@ def collect_results(out_dir) -> list[dict]:
     with atomic_write(out_dir / "results.csv", "w") as f: f.write(buf.getvalue())
     _write_json(out_dir / "results.json", rows)
     return rows
+
+def recount_flops(out_dir, classes: int) -> list[dict]:
+    """Count every trained experiment's training FLOPs again with today's counter (`training_flops_per_image`), in its record
+    and its train file, and rewrite results.csv/json; returns the rows. For grids recorded with an older counter (before
+    2026-12-06 the backward of grouped convolutions was counted `groups` times over: see `20_bench`)."""
+    for p in sorted(Path(out_dir).glob(f"*/{RESULT_FILE}")):
+        rec = _read_json(p)
+        if not rec or not rec.get("train") or not rec.get("config"): continue
+        new = _flops_fields(TrainConfig(**{k: v for k, v in rec["config"].items() if k in _TRAIN_FIELDS}), classes)
+        rec["train"].update(new); _write_json(p, rec)
+        tr = _read_json(p.parent / TRAIN_FILE)
+        if tr is not None: tr.update(new); _write_json(p.parent / TRAIN_FILE, tr)
+    return collect_results(out_dir)
 
 # %% ../nbs/21_grid.ipynb #81a284b1
 def run_grid(grid: Grid | dict | str | Path, out_dir, only: Sequence[str] | None = None, progress: bool = True,

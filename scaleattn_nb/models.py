@@ -16,13 +16,15 @@ from .merge import (merge_average, merge_max, merge_explicit, merge_hierarchical
                                  resize_image, scaled_size, _check_scale)
 
 # %% auto #0
-__all__ = ['SMP_ARCHS', 'SMP_ATROUS_RATES', 'METHODS', 'MERGES', 'HEADS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'MINUS1_1',
-           'DEFAULT_SCALES', 'DECODERS', 'KNOWN_WEIGHTS_NORM', 'CUSTOM_OUTPUTS', 'CHECKPOINT_FORMAT', 'CUSTOM_FIELDS',
-           'PRETRAINED', 'SHIPPED_MB', 'conv_bn_relu', 'seg_head', 'aux_head', 'explicit_attention_head',
-           'pad_to_multiple', 'crop_to_stride', 'SmpArch', 'SmpTrunk', 'LargeFOVTrunk', 'SpatialOCR', 'HRNetOCRTrunk',
-           'NetTrunk', 'ScaleOutput', 'MultiScaleNet', 'smp_encoders', 'create_model', 'wrap_model', 'set_input_norm',
-           'load_encoder_weights', 'save_checkpoint', 'load_checkpoint', 'load_model', 'pretrained_dir',
-           'resolve_checkpoint', 'shipped_names', 'pretrained', 'export_half', 'fp16_megabytes', 'unseen_taps']
+__all__ = ['HEAD_DESIGNS', 'DEFAULT_HEAD', 'SMP_ARCHS', 'SMP_ATROUS_RATES', 'METHODS', 'MERGES', 'IMAGENET_MEAN', 'IMAGENET_STD',
+           'MINUS1_1', 'DEFAULT_SCALES', 'DECODERS', 'KNOWN_WEIGHTS_NORM', 'CUSTOM_OUTPUTS', 'CHECKPOINT_FORMAT',
+           'CUSTOM_FIELDS', 'PRETRAINED', 'SHIPPED_MB', 'conv_bn_relu', 'seg_head', 'aux_head',
+           'explicit_attention_head', 'sep_conv_bn_relu', 'HeadDesign', 'light_attention_head', 'light_explicit_head',
+           'separable_head', 'separable_explicit_head', 'pad_to_multiple', 'crop_to_stride', 'SmpArch', 'SmpTrunk',
+           'LargeFOVTrunk', 'SpatialOCR', 'HRNetOCRTrunk', 'NetTrunk', 'ScaleOutput', 'MultiScaleNet', 'smp_encoders',
+           'create_model', 'wrap_model', 'set_input_norm', 'load_encoder_weights', 'save_checkpoint', 'load_checkpoint',
+           'load_model', 'pretrained_dir', 'resolve_checkpoint', 'shipped_names', 'pretrained', 'export_half',
+           'fp16_megabytes', 'unseen_taps']
 
 # %% ../nbs/01_models.ipynb #51365931
 def conv_bn_relu(cin: int, cout: int, k: int = 3, dilation: int = 1) -> nn.Sequential:
@@ -41,6 +43,49 @@ def aux_head(cin: int, classes: int, mid: int = 256) -> nn.Sequential:
 def explicit_attention_head(cin: int, n_scales: int, mid: int = 512) -> nn.Sequential:
     "Chen et al.'s attention model (§3.2): 3x3 conv with 512 filters → ReLU → 1x1 conv with S filters (one per scale)."
     return nn.Sequential(nn.Conv2d(cin, mid, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(mid, n_scales, 1))
+
+def sep_conv_bn_relu(cin: int, cout: int, k: int = 3) -> nn.Sequential:
+    "A depthwise `k`x`k` convolution → pointwise 1x1 (no biases) → BatchNorm → ReLU: a `k`x`k` conv's reach at about 1/`k`² of its cost."
+    return nn.Sequential(nn.Conv2d(cin, cin, k, padding=k // 2, groups=cin, bias=False), nn.Conv2d(cin, cout, 1, bias=False),
+                         nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+# %% ../nbs/01_models.ipynb #5522bcc8
+@dataclass(frozen=True)
+class HeadDesign:
+    "How one head design builds a model's heads from (input channels, output channels, middle width)."
+    semantic: Callable[[int, int, int], nn.Module]   # (features, classes, head_channels) -> logits
+    attention: Callable[[int, int], nn.Module]       # (features, head_channels) -> Tao's attention, 1 channel before the sigmoid
+    explicit: Callable[[int, int, int], nn.Module]   # (features of all scales, scales, attention_channels) -> Chen's scores h_s
+    head_channels: int | None = 256                  # default widths at stride 4 (None: the design has no such width)
+    attention_channels: int = 512
+    aux_channels: int = 256                          # the auxiliary head's middle width (smp trunks)
+
+def light_attention_head(cin: int, mid: int) -> nn.Sequential:
+    "The light design's hierarchical attention head: 1x1 conv-BN-ReLU to `mid` channels → 1x1 conv to one."
+    return nn.Sequential(conv_bn_relu(cin, mid, 1), nn.Conv2d(mid, 1, 1))
+
+def light_explicit_head(cin: int, n_scales: int, mid: int) -> nn.Sequential:
+    "The light design's explicit attention head: Chen et al.'s shape with a 1x1 first convolution."
+    return nn.Sequential(nn.Conv2d(cin, mid, 1), nn.ReLU(inplace=True), nn.Conv2d(mid, n_scales, 1))
+
+def separable_head(cin: int, cout: int, mid: int) -> nn.Sequential:
+    "Tao et al.'s semantic head with depthwise-separable 3x3 convolutions."
+    return nn.Sequential(sep_conv_bn_relu(cin, mid), sep_conv_bn_relu(mid, mid), nn.Conv2d(mid, cout, 1))
+
+def separable_explicit_head(cin: int, n_scales: int, mid: int) -> nn.Sequential:
+    "Chen et al.'s attention head with a depthwise-separable 3x3 convolution."
+    return nn.Sequential(nn.Conv2d(cin, cin, 3, padding=1, groups=cin, bias=False), nn.Conv2d(cin, mid, 1), nn.ReLU(inplace=True),
+                         nn.Conv2d(mid, n_scales, 1))
+
+_tao_attention = lambda c, m: seg_head(c, 1, m)
+HEAD_DESIGNS = {
+    "tao": HeadDesign(seg_head, _tao_attention, explicit_attention_head),
+    "separable": HeadDesign(separable_head, lambda c, m: separable_head(c, 1, m), separable_explicit_head),
+    "light": HeadDesign(lambda c, k, m: nn.Conv2d(c, k, 1), light_attention_head, light_explicit_head, 16, 32, 32),
+    "fc8": HeadDesign(lambda c, k, m: nn.Conv2d(c, k, 1), _tao_attention, explicit_attention_head),
+    "none": HeadDesign(lambda c, k, m: nn.Identity(), None, None, None),
+}
+DEFAULT_HEAD = "tao"      # for trunks that give features (LargeFOV: fc8; a network that gives logits: none)
 
 # %% ../nbs/01_models.ipynb #71d2d81f
 def pad_to_multiple(x: torch.Tensor, multiple: int, minimum: int = 1) -> tuple[torch.Tensor, tuple[int, int]]:
@@ -96,7 +141,8 @@ class SmpTrunk(nn.Module):
     """An smp architecture (`SMP_ARCHS`) as encoder + decoder: features are the decoder output, `channels` wide at `stride`;
     optional aux head on the deepest encoder feature. `width` is `decoder_channels` (None: smp's default)."""
     def __init__(self, arch: str = "deeplabv3plus", encoder: str = "mobilenet_v2", output_stride: int | None = None,
-                 classes: int | None = None, aux: bool = False, width: int | None = None, atrous_rates: Sequence[int] | None = None):
+                 classes: int | None = None, aux: bool = False, width: int | None = None, atrous_rates: Sequence[int] | None = None,
+                 aux_channels: int = 256):
         super().__init__()
         if arch not in SMP_ARCHS: raise ValueError(f"unknown smp architecture {arch!r}; choose one of {', '.join(SMP_ARCHS)}")
         a = SMP_ARCHS[arch]
@@ -116,7 +162,7 @@ class SmpTrunk(nn.Module):
             self.stride, self.multiple = enc_os // 8, 2 * enc_os
         else: self.stride, self.multiple = a.stride or enc_os, 2 ** (len(self.encoder.out_channels) - 1)
         self.min_size = 8 * enc_os if arch == "pan" else 1            # PAN's pyramid attention pools its deepest map 3 times
-        self.aux = aux_head(self.encoder.out_channels[-1], classes) if aux else None
+        self.aux = aux_head(self.encoder.out_channels[-1], classes, aux_channels) if aux else None
 
     def forward(self, x):
         if self.arch == "dpt":
@@ -218,7 +264,6 @@ class ScaleOutput:
 # %% ../nbs/01_models.ipynb #29236ae6
 METHODS = ("single", "average", "max", "explicit", "hierarchical")
 MERGES = ("attention", "average", "max")
-HEADS = ("tao", "fc8", "none")
 
 def _scales_tuple(scales) -> tuple[float, ...]:
     "Validated scales as sorted floats, without duplicates."
@@ -241,10 +286,10 @@ class MultiScaleNet(nn.Module):
     "One trunk shared by all scales, a semantic head, and the attention head of `method`. Call with `(images, scales)`."
     def __init__(self, trunk: nn.Module, method: str, classes: int, train_scales: Sequence[float], head: str = "tao",
                  head_channels: int = 256, config: dict | None = None, attention_channels: int = 512):
-        "`head`: 'tao' (Tao et al.'s semantic head), 'fc8' (Chen's 1x1 classifier) or 'none' (the trunk gives the logits itself)."
+        "`head`: a head design of `HEAD_DESIGNS` (tao, separable, light; fc8: Chen's 1x1 classifier; none: the trunk gives the logits itself)."
         super().__init__()
         if method not in METHODS: raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-        if head not in HEADS: raise ValueError(f"unknown head {head!r}; choose one of {', '.join(HEADS)}")
+        if head not in HEAD_DESIGNS: raise ValueError(f"unknown head {head!r}; choose one of {', '.join(HEAD_DESIGNS)}")
         self.trunk, self.method, self.classes = trunk, method, classes
         self.train_scales = _scales_tuple(train_scales)
         if method == "single" and len(self.train_scales) != 1:
@@ -255,9 +300,10 @@ class MultiScaleNet(nn.Module):
                 raise ValueError(f"method {method!r} needs features to feed its attention head, but this trunk gives logits: "
                                  "use single, average or max, or a trunk that gives features")
             if C != classes: raise ValueError(f"a trunk that gives logits needs one channel per class: it has {C} channels, the model {classes} classes")
-        self.head = nn.Conv2d(C, classes, 1) if head == "fc8" else nn.Identity() if head == "none" else seg_head(C, classes, head_channels)
-        self.attn_head = (seg_head(C, 1, head_channels) if method == "hierarchical" else
-                          explicit_attention_head(C * len(self.train_scales), len(self.train_scales), attention_channels)
+        design = HEAD_DESIGNS[head]
+        self.head = design.semantic(C, classes, head_channels)
+        self.attn_head = (design.attention(C, head_channels) if method == "hierarchical" else
+                          design.explicit(C * len(self.train_scales), len(self.train_scales), attention_channels)
                           if method == "explicit" else None)
         self.encoder_name = (config or {}).get("encoder")
         self.config = dict(config or {})
@@ -416,11 +462,21 @@ def _atrous_rates(kind: str, rates) -> list[int] | None:
     if not ok: raise ValueError(f"atrous_rates must be three positive ints (the ASPP's dilations, e.g. 6 12 18), got {rates!r}")
     return list(rates)
 
+def _head(kind: str, custom: dict | None, head: str | None, default: str = DEFAULT_HEAD) -> str:
+    "The head design as built: `head` checked against the trunk; None: fc8 for LargeFOV, none for a network that gives logits, else `default`."
+    if custom and custom["output"] == "logits":
+        if head not in (None, "none"): raise ValueError(f"head={head!r}: your network gives logits itself, so there is no semantic head to choose")
+        return "none"
+    if head is None: return "fc8" if kind == "largefov" else default
+    if head not in HEAD_DESIGNS or head == "none":
+        raise ValueError(f"unknown head design {head!r}; choose one of {', '.join(h for h in HEAD_DESIGNS if h != 'none')}")
+    return head
+
 def _widths(method: str, kind: str, decoder_channels: int | None = None, head_channels: int | None = None,
-            attention_channels: int | None = None, atrous_rates=None, stride: int = 4, heads: bool = True) -> dict:
+            attention_channels: int | None = None, atrous_rates=None, stride: int = 4, head: str = DEFAULT_HEAD) -> dict:
     """The shape options as `create_model` builds them (None: the default), checked against the method and trunk kind: the
-    widths (head widths scaled by the feature `stride` below 4; `heads=False`: the trunk gives logits, no semantic head), and the
-    ASPP rates (which change no shape, but must match the weights just the same)."""
+    widths (the head design's defaults, scaled by the feature `stride` below 4; head 'none': the trunk gives logits, no semantic
+    head), and the ASPP rates (which change no shape, but must match the weights just the same)."""
     for name, v in (("decoder_channels", decoder_channels), ("head_channels", head_channels),
                     ("attention_channels", attention_channels)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
@@ -433,11 +489,11 @@ def _widths(method: str, kind: str, decoder_channels: int | None = None, head_ch
         raise ValueError(f"decoder_channels={decoder_channels} applies to the smp decoders with a width option only: "
                          + {"largefov": "DeepLab-LargeFOV's fc7 has a fixed 1024 channels", "ocr": "HRNet-OCR's width is `ocr_channels`",
                             "custom": "your own network's width is its own (give `channels`)"}.get(kind, f"smp's {a and a.cls} decoder has a fixed width"))
-    f = min(1.0, stride / 4)
-    if not heads:
+    f, design = min(1.0, stride / 4), HEAD_DESIGNS[head]
+    if design.head_channels is None:
         if head_channels is not None: raise ValueError(f"head_channels={head_channels}: a trunk that gives logits has no semantic head")
-    else: head_channels = head_channels or max(1, round(256 * f))
-    if method == "explicit": attention_channels = attention_channels or max(1, round(512 * f))
+    else: head_channels = head_channels or max(1, round(design.head_channels * f))
+    if method == "explicit": attention_channels = attention_channels or max(1, round(design.attention_channels * f))
     elif attention_channels is not None:
         raise ValueError(f"attention_channels={attention_channels} is the width of Chen et al.'s explicit attention head; method "
                          f"{method!r} has none (the hierarchical attention head is a semantic head of `head_channels` width)")
@@ -447,11 +503,14 @@ def _widths(method: str, kind: str, decoder_channels: int | None = None, head_ch
 def create_model(method: str, encoder="mobilenet_v2", decoder: str = "deeplabv3plus", classes: int = 12,
                  train_scales: Sequence[float] | None = None, weights: str | os.PathLike | None = None,
                  output_stride: int | None = None, decoder_channels: int | None = None, head_channels: int | None = None,
-                 attention_channels: int | None = None, atrous_rates: Sequence[int] | None = None, **kw) -> MultiScaleNet:
+                 attention_channels: int | None = None, atrous_rates: Sequence[int] | None = None, head: str | None = None,
+                 **kw) -> MultiScaleNet:
     """A multi-scale network. `method`: single, average, max, explicit, hierarchical. `decoder`: an smp architecture
     (`SMP_ARCHS`), 'largefov', 'ocr', or 'custom' (your own network: see `wrap_model`). Widths: `decoder_channels` (the smp
-    decoder's width option; None: smp's default), `head_channels` (the Tao heads' middle width; None: 256, less below stride 4),
-    `attention_channels` (explicit only: the middle width of Chen's attention head; None: 512, less below stride 4). `atrous_rates`:
+    decoder's width option; None: smp's default), `head` (the head design of `HEAD_DESIGNS`: tao, separable or light; None:
+    `DEFAULT_HEAD`, fc8 on LargeFOV), `head_channels` (the semantic and hierarchical attention heads' middle width; None: the
+    design's, 256 for tao, less below stride 4), `attention_channels` (explicit only: the middle width of the explicit attention
+    head; None: the design's, 512 for tao's Chen head, less below stride 4). `atrous_rates`:
     the DeepLab decoders' ASPP dilations (None: smp's (12, 24, 36); pick rates whose taps land inside the training feature map,
     e.g. (6, 12, 18) at output stride 16: see `unseen_taps`). Extra `kw`: `aux` (default: hierarchical only), `input_norm`
     ('imagenet', 'minus1_1' or (mean, std)), OCR `ocr_channels`/`key_channels`, and the 'custom' options of `wrap_model`.
@@ -463,25 +522,27 @@ def create_model(method: str, encoder="mobilenet_v2", decoder: str = "deeplabv3p
     net, custom = (_custom_net(encoder, kw, classes, method) if kind == "custom" else (None, None))
     if custom: encoder = custom.pop("name")
     os_ = _output_stride(kind, encoder, output_stride)
+    head = _head(kind, custom, head)
     widths = _widths(method, kind, decoder_channels, head_channels, attention_channels, atrous_rates,
-                     _feature_stride(kind, os_, custom), heads=not custom or custom["output"] == "features")
+                     _feature_stride(kind, os_, custom), head)
     config = dict(method=method, encoder=encoder, decoder=decoder, classes=classes,
                   train_scales=list(_scales_tuple(train_scales or DEFAULT_SCALES[method])),
-                  weights=None if weights is None else str(weights), output_stride=output_stride, **widths, **(custom or {}), **kw)
+                  weights=None if weights is None else str(weights), output_stride=output_stride, head=head, **widths,
+                  **(custom or {}), **kw)
     aux_given, aux = "aux" in kw, kw.pop("aux", method == "hierarchical")
-    input_norm, head = kw.pop("input_norm", None), "tao"
-    if kind == "largefov": trunk, head = LargeFOVTrunk(classes, aux=aux), "fc8"
+    input_norm = kw.pop("input_norm", None)
+    if kind == "largefov": trunk = LargeFOVTrunk(classes, aux=aux)
     elif kind == "ocr": trunk = HRNetOCRTrunk(encoder, classes, kw.pop("ocr_channels", 512), kw.pop("key_channels", 256))
     elif kind == "custom":
         if aux_given and aux: raise ValueError("aux=True: your own network has no auxiliary head (Tao et al.'s reads the trunk before "
                                                "its context module, which only the network knows); train without one")
         trunk = NetTrunk(net, custom["stride"], custom["channels"], custom["multiple"])
-        head = "tao" if custom["output"] == "features" else "none"
     else:
-        trunk = SmpTrunk(kind, encoder, os_, classes, aux=aux, width=widths["decoder_channels"], atrous_rates=widths["atrous_rates"])
+        trunk = SmpTrunk(kind, encoder, os_, classes, aux=aux, width=widths["decoder_channels"], atrous_rates=widths["atrous_rates"],
+                         aux_channels=HEAD_DESIGNS[head].aux_channels)
     if kw: raise ValueError(f"unknown options {sorted(kw)} for create_model")
     model = MultiScaleNet(trunk, method, classes, config["train_scales"], head, widths["head_channels"], config,
-                          attention_channels=widths["attention_channels"] or 512)
+                          attention_channels=widths["attention_channels"] or HEAD_DESIGNS[head].attention_channels)
     if weights is not None: load_encoder_weights(model, weights)
     if input_norm is not None: set_input_norm(model, input_norm)
     return model
@@ -560,7 +621,7 @@ def wrap_model(net, method: str = "hierarchical", *, classes: int, stride: int |
     (B, 3, H, W) to features (B, `channels`, H/`stride`, W/`stride`), or with `output='logits'` to class logits (single, average
     and max only). Inputs are padded to `multiple` (default: `stride`). Attributes of `net` with these names fill what is not given.
     `net_kwargs`: its constructor arguments, which checkpoints rebuild it from. Other `kw` as `create_model` (train_scales,
-    head_channels, attention_channels, weights, input_norm)."""
+    head, head_channels, attention_channels, weights, input_norm)."""
     return create_model(method, encoder=net, decoder="custom", classes=classes, stride=stride, channels=channels, output=output,
                         multiple=multiple, net_kwargs=net_kwargs, **kw)
 
@@ -627,9 +688,10 @@ def _config_shape(cfg: dict) -> dict:
     kind = _resolve_trunk(cfg["encoder"], cfg["decoder"])
     custom = {k: cfg.get(k) for k in CUSTOM_FIELDS} if kind == "custom" else None
     os_ = _output_stride(kind, cfg["encoder"], cfg.get("output_stride"))
+    head = _head(kind, custom, cfg.get("head"), default="tao")   # configs written before head designs were a choice: the papers'
     widths = _widths(cfg["method"], kind, *(cfg.get(k) for k in ("decoder_channels", "head_channels", "attention_channels", "atrous_rates")),
-                     stride=_feature_stride(kind, os_, custom), heads=not custom or custom["output"] == "features")
-    return dict(widths, output_stride=os_, **(custom or {}))
+                     stride=_feature_stride(kind, os_, custom), head=head)
+    return dict(head=head, **widths, output_stride=os_, **(custom or {}))
 
 def _apply_checkpoint(model: MultiScaleNet, ckpt: dict) -> dict:
     cfg, path = ckpt["config"], ckpt["path"]
@@ -660,7 +722,7 @@ def load_checkpoint(model: MultiScaleNet, path, map_location="cpu") -> dict:
 def load_model(path_or_name, map_location="cpu") -> MultiScaleNet:
     "Rebuild the model stored in a checkpoint (a path, or a shipped name such as 'camvid-hierarchical'); `model.checkpoint_extra` holds what was saved with it."
     ckpt = _read_checkpoint(path_or_name, map_location)
-    model = create_model(**ckpt["config"])
+    model = create_model(**dict(ckpt["config"], head=_config_shape(ckpt["config"])["head"]))
     model.checkpoint_extra = _apply_checkpoint(model, ckpt)
     return model.to(map_location) if isinstance(map_location, (str, torch.device)) else model
 

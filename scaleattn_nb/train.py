@@ -14,7 +14,7 @@ import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
-from .models import create_model, save_checkpoint, load_model, unseen_taps, _atrous_rates, METHODS, DECODERS
+from .models import create_model, save_checkpoint, load_model, unseen_taps, _atrous_rates, METHODS, DECODERS, HEAD_DESIGNS
 from .fileio import ensure_writable_dir
 from .data import get_dataset, train_transforms, eval_transforms, make_feeder, CACHE_MODES, DATASETS
 from .losses import build_loss, LOSSES
@@ -22,17 +22,18 @@ from .metrics import ConfusionMatrix, dist_info
 from .infer import evaluate
 
 # %% auto #0
-__all__ = ['AMP_MODES', 'COMPILE_MODES', 'WIDTH_FIELDS', 'MODEL_OPTIONS', 'MODEL_FIELDS', 'DEAD_WARN', 'PROBE_SKIP',
-           'PROBE_STEPS', 'PROBE_VAL_IMAGES', 'opt', 'TrainConfig', 'pick_device', 'amp_dtype', 'broadcast_object',
-           'init_distributed', 'param_groups', 'poly_lambda', 'plan_iterations', 'revise_plan', 'set_train_mode',
-           'warn_unseen_taps', 'constant_channels', 'DeepFeatureWatch', 'NonFiniteLossError', 'sync_buffers', 'train',
-           'config_from_args', 'run_train']
+__all__ = ['AMP_MODES', 'COMPILE_MODES', 'WIDTH_FIELDS', 'MODEL_OPTIONS', 'HEAD_CHOICES', 'MODEL_FIELDS', 'DEAD_WARN',
+           'PROBE_SKIP', 'PROBE_STEPS', 'PROBE_VAL_IMAGES', 'opt', 'TrainConfig', 'pick_device', 'amp_dtype',
+           'broadcast_object', 'init_distributed', 'param_groups', 'poly_lambda', 'plan_iterations', 'revise_plan',
+           'set_train_mode', 'warn_unseen_taps', 'constant_channels', 'DeepFeatureWatch', 'NonFiniteLossError',
+           'sync_buffers', 'train', 'config_from_args', 'run_train']
 
 # %% ../nbs/05_train.ipynb #0e398718
 AMP_MODES = ("auto", "bf16", "fp16", "off")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")   # torch.compile's modes
 WIDTH_FIELDS = ("decoder_channels", "head_channels", "attention_channels")
-MODEL_OPTIONS = WIDTH_FIELDS + ("atrous_rates",)           # create_model options whose None means "the default"
+MODEL_OPTIONS = WIDTH_FIELDS + ("atrous_rates", "head")   # create_model options whose None means "the default"
+HEAD_CHOICES = tuple(h for h in HEAD_DESIGNS if h != "none")
 MODEL_FIELDS = ("method", "encoder", "decoder", "output_stride", "train_scales") + MODEL_OPTIONS   # what builds the model
 
 def opt(default, help: str, choices: Sequence | None = None, **cli):
@@ -54,6 +55,8 @@ class TrainConfig:
     weights: str | None = opt(None, "a local file with the encoder's pretrained state_dict; none: random initialisation", metavar="PATH")
     train_scales: tuple[float, ...] | None = opt(None, "the scales a training step runs; none: the method's default "
                                                  "(hierarchical 0.5 1; explicit, average, max 1 0.75 0.5; single 1)", metavar="S")
+    head: str | None = opt(None, "head design: tao (the papers' two 3x3 convs), separable (the same, depthwise-separable) or "
+                           "light (1x1 heads on the decoder's features); none: models.DEFAULT_HEAD (fc8 on LargeFOV)", HEAD_CHOICES)
     decoder_channels: int | None = opt(None, "DeepLabV3+ decoder width; none: 256 (see models.fp16_megabytes for the size)")
     head_channels: int | None = opt(None, "middle width of the semantic and hierarchical attention heads; none: 256")
     attention_channels: int | None = opt(None, "middle width of the explicit attention head (explicit only); none: 512")
@@ -128,7 +131,7 @@ class TrainConfig:
             if not 0 <= getattr(self, f) <= 1: raise ValueError(f"{f} must be in [0, 1], got {getattr(self, f)}")
 
     def model_options(self) -> dict:
-        "The model options that are set (widths, ASPP rates), as `create_model` keywords."
+        "The model options that are set (head design, widths, ASPP rates), as `create_model` keywords."
         return {f: getattr(self, f) for f in MODEL_OPTIONS if getattr(self, f) is not None}
 
     def to_dict(self) -> dict:
