@@ -576,7 +576,9 @@ def test_suite_worker_killed_at_its_limit(tmp_path):
     "A torchrun worker past its time limit is killed with torchrun: torchrun puts its worker in a session of its own."
     suite = _load_script(SUITE, "device_suite")
     work = tmp_path / "w"
-    r = suite.run_worker("ddp", dict(out=str(tmp_path / "train"), batch=2, size=[64, 64], device="cpu"), work, timeout=6, torchrun=True)
+    # a worker that outlives the limit on any machine: two DDP steps and a training run at 512x512 take tens of seconds on a
+    # CPU (at 64x64 a fast machine finished inside the 6 s, and the test then checked nothing)
+    r = suite.run_worker("ddp", dict(out=str(tmp_path / "train"), batch=4, size=[512, 512], device="cpu"), work, timeout=6, torchrun=True)
     assert r["timed_out"] and "killed at its time limit" in r["error"]
     time.sleep(1)
     left = subprocess.run(["pgrep", "-f", str(work / "ddp.spec.json")], capture_output=True, text=True).stdout.split()
