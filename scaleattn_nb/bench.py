@@ -17,7 +17,7 @@ from .data import get_dataset, train_transforms, make_feeder
 from .cli import command, CommandError
 
 # %% auto #0
-__all__ = ['TRAIN_CONFIGS', 'INFER_CONFIGS', 'aten', 'PARTS', 'INFER_MEMORY_MODES', 'conv_backward_flops', 'flop_counter',
+__all__ = ['TRAIN_CONFIGS', 'INFER_CONFIGS', 'PARTS', 'INFER_MEMORY_MODES', 'conv_backward_flops', 'flop_counter',
            'training_loss', 'training_flops', 'part_flops', 'markdown_table', 'interleaved_median_times',
            'train_step_times', 'peak_train_memory', 'peak_infer_memory', 'infer_memory', 'run_bench', 'format_table',
            'check_targets', 'loader_throughput', 'run_bench_cli', 'suite_results', 'recount_suite_flops',
@@ -41,8 +41,6 @@ INFER_CONFIGS = [  # (row name, method, training scales, eval scales)
 ]
 
 # %% ../nbs/20_bench.ipynb #1b2e1d6b
-aten = torch.ops.aten
-
 def conv_backward_flops(grad_out_shape, x_shape, w_shape, _bias, _stride, _padding, _dilation, transposed, _output_padding,
                         groups, output_mask, out_shape=None, **kwargs) -> int:
     """FLOPs of `aten.convolution_backward`: the input gradient as torch counts it (a convolution with the same weights: right for
@@ -58,7 +56,7 @@ def conv_backward_flops(grad_out_shape, x_shape, w_shape, _bias, _stride, _paddi
 
 def flop_counter(**kw) -> FlopCounterMode:
     "torch's `FlopCounterMode` (no display; `kw` passed on) with a grouped convolution's backward counted right (`conv_backward_flops`)."
-    return FlopCounterMode(display=False, custom_mapping={aten.convolution_backward: conv_backward_flops}, **kw)
+    return FlopCounterMode(display=False, custom_mapping={torch.ops.aten.convolution_backward: conv_backward_flops}, **kw)
 
 # %% ../nbs/20_bench.ipynb #7dbf6a27
 def training_loss(out, labels: torch.Tensor, aux_weight: float = 0.4) -> torch.Tensor:
