@@ -16,9 +16,9 @@ from .merge import (merge_average, merge_max, merge_explicit, merge_hierarchical
                                  resize_image, scaled_size, _check_scale)
 
 # %% auto #0
-__all__ = ['HEAD_DESIGNS', 'DEFAULT_HEAD', 'SMP_ARCHS', 'SMP_ATROUS_RATES', 'METHODS', 'MERGES', 'IMAGENET_MEAN', 'IMAGENET_STD',
-           'MINUS1_1', 'DEFAULT_SCALES', 'DECODERS', 'KNOWN_WEIGHTS_NORM', 'CUSTOM_OUTPUTS', 'CHECKPOINT_FORMAT',
-           'CUSTOM_FIELDS', 'PRETRAINED', 'SHIPPED_MB', 'conv_bn_relu', 'seg_head', 'aux_head',
+__all__ = ['HEAD_DESIGNS', 'DEFAULT_HEAD', 'HEAD_CHOICES', 'SMP_ARCHS', 'SMP_ATROUS_RATES', 'METHODS', 'MERGES', 'IMAGENET_MEAN',
+           'IMAGENET_STD', 'MINUS1_1', 'DEFAULT_SCALES', 'DECODERS', 'KNOWN_WEIGHTS_NORM', 'CUSTOM_OUTPUTS',
+           'CHECKPOINT_FORMAT', 'CUSTOM_FIELDS', 'PRETRAINED', 'SHIPPED_MB', 'conv_bn_relu', 'seg_head', 'aux_head',
            'explicit_attention_head', 'sep_conv_bn_relu', 'HeadDesign', 'light_attention_head', 'light_explicit_head',
            'separable_head', 'separable_explicit_head', 'pad_to_multiple', 'crop_to_stride', 'SmpArch', 'SmpTrunk',
            'LargeFOVTrunk', 'SpatialOCR', 'HRNetOCRTrunk', 'NetTrunk', 'ScaleOutput', 'MultiScaleNet', 'smp_encoders',
@@ -86,6 +86,7 @@ HEAD_DESIGNS = {
     "none": HeadDesign(lambda c, k, m: nn.Identity(), None, None, None),
 }
 DEFAULT_HEAD = "tao"      # for trunks that give features (LargeFOV: fc8; a network that gives logits: none)
+HEAD_CHOICES = tuple(h for h in HEAD_DESIGNS if h != "none")   # what a user may ask for
 
 # %% ../nbs/01_models.ipynb #71d2d81f
 def pad_to_multiple(x: torch.Tensor, multiple: int, minimum: int = 1) -> tuple[torch.Tensor, tuple[int, int]]:
@@ -468,8 +469,7 @@ def _head(kind: str, custom: dict | None, head: str | None, default: str = DEFAU
         if head not in (None, "none"): raise ValueError(f"head={head!r}: your network gives logits itself, so there is no semantic head to choose")
         return "none"
     if head is None: return "fc8" if kind == "largefov" else default
-    if head not in HEAD_DESIGNS or head == "none":
-        raise ValueError(f"unknown head design {head!r}; choose one of {', '.join(h for h in HEAD_DESIGNS if h != 'none')}")
+    if head not in HEAD_CHOICES: raise ValueError(f"unknown head design {head!r}; choose one of {', '.join(HEAD_CHOICES)}")
     return head
 
 def _widths(method: str, kind: str, decoder_channels: int | None = None, head_channels: int | None = None,

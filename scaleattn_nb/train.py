@@ -14,7 +14,7 @@ import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
-from .models import create_model, save_checkpoint, load_model, unseen_taps, _atrous_rates, METHODS, DECODERS, HEAD_DESIGNS
+from .models import create_model, save_checkpoint, load_model, unseen_taps, _atrous_rates, METHODS, DECODERS, HEAD_CHOICES
 from .fileio import ensure_writable_dir
 from .data import get_dataset, train_transforms, eval_transforms, make_feeder, CACHE_MODES, DATASETS
 from .losses import build_loss, LOSSES
@@ -22,18 +22,17 @@ from .metrics import ConfusionMatrix, dist_info
 from .infer import evaluate
 
 # %% auto #0
-__all__ = ['AMP_MODES', 'COMPILE_MODES', 'WIDTH_FIELDS', 'MODEL_OPTIONS', 'HEAD_CHOICES', 'MODEL_FIELDS', 'DEAD_WARN',
-           'PROBE_SKIP', 'PROBE_STEPS', 'PROBE_VAL_IMAGES', 'opt', 'TrainConfig', 'pick_device', 'amp_dtype',
-           'broadcast_object', 'init_distributed', 'param_groups', 'poly_lambda', 'plan_iterations', 'revise_plan',
-           'set_train_mode', 'warn_unseen_taps', 'constant_channels', 'DeepFeatureWatch', 'NonFiniteLossError',
-           'sync_buffers', 'train', 'config_from_args', 'run_train']
+__all__ = ['AMP_MODES', 'COMPILE_MODES', 'WIDTH_FIELDS', 'MODEL_OPTIONS', 'MODEL_FIELDS', 'DEAD_WARN', 'PROBE_SKIP',
+           'PROBE_STEPS', 'PROBE_VAL_IMAGES', 'opt', 'TrainConfig', 'pick_device', 'amp_dtype', 'broadcast_object',
+           'init_distributed', 'param_groups', 'poly_lambda', 'plan_iterations', 'revise_plan', 'set_train_mode',
+           'warn_unseen_taps', 'constant_channels', 'DeepFeatureWatch', 'NonFiniteLossError', 'sync_buffers', 'train',
+           'config_from_args', 'run_train']
 
 # %% ../nbs/05_train.ipynb #0e398718
 AMP_MODES = ("auto", "bf16", "fp16", "off")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")   # torch.compile's modes
 WIDTH_FIELDS = ("decoder_channels", "head_channels", "attention_channels")
 MODEL_OPTIONS = WIDTH_FIELDS + ("atrous_rates", "head")   # create_model options whose None means "the default"
-HEAD_CHOICES = tuple(h for h in HEAD_DESIGNS if h != "none")
 MODEL_FIELDS = ("method", "encoder", "decoder", "output_stride", "train_scales") + MODEL_OPTIONS   # what builds the model
 
 def opt(default, help: str, choices: Sequence | None = None, **cli):
@@ -58,8 +57,10 @@ class TrainConfig:
     head: str | None = opt(None, "head design: tao (the papers' two 3x3 convs), separable (the same, depthwise-separable) or "
                            "light (1x1 heads on the decoder's features); none: models.DEFAULT_HEAD (fc8 on LargeFOV)", HEAD_CHOICES)
     decoder_channels: int | None = opt(None, "DeepLabV3+ decoder width; none: 256 (see models.fp16_megabytes for the size)")
-    head_channels: int | None = opt(None, "middle width of the semantic and hierarchical attention heads; none: 256")
-    attention_channels: int | None = opt(None, "middle width of the explicit attention head (explicit only); none: 512")
+    head_channels: int | None = opt(None, "middle width of the semantic and hierarchical attention heads; none: the head "
+                                    "design's (256 for tao)")
+    attention_channels: int | None = opt(None, "middle width of the explicit attention head (explicit only); none: the head "
+                                         "design's (512 for tao)")
     atrous_rates: tuple[int, ...] | None = opt(None, "DeepLabV3+ ASPP dilations; none: smp's 12 24 36. Choose rates whose taps "
                                                "read real features at the training crop (6 12 18 for 360x480; see models.unseen_taps)",
                                                shape="R R R")
