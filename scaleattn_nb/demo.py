@@ -133,7 +133,10 @@ def shipped_summary(runs, names: Sequence[str] | None = None) -> str:
         method, scales, ex = ck["config"]["method"], tuple(sorted(float(s) for s in ck["config"]["train_scales"])), ck["extra"]
         at = lambda S: max((r["miou"] for r in rows if not r["flip"] and r["scales"] == sorted(S) and own(r)), default=None)
         best, c = max(rows, key=lambda r: r["miou"]), ex.get("train_config", {})
-        how = f"{c['crop_size'][0]}x{c['crop_size'][1]} crops, {ex.get('iteration', '?')} iterations of {c['batch_size']}" if c else "?"
+        stages = (ex.get("progress") or {}).get("stages") or []            # a model trained in stages (05_train): all of them
+        its = ex.get("iteration") and ex["iteration"] + sum(s.get("iterations_done") or 0 for s in stages)
+        how = (f"{c['crop_size'][0]}x{c['crop_size'][1]} crops, {its or '?'} iterations of {c['batch_size']}"
+               + (f" in {len(stages) + 1} stages" if stages else "")) if c else "?"
         table.append([f"`{n}`", method, how, pct(at([1.0])), f"{pct(at(scales))} at {_fmt_scales(scales)}", pct(at([0.5, 1.0, 2.0])),
                       f"**{pct(best['miou'])}** ({_fmt_scales(best['scales'])[1:-1]}{merge(best)}{'; flip' if best['flip'] else ''})"])
     head = ["model", "method", "trained on", "{1}", "its training scales", "{0.5, 1, 2}", "best: mIoU (scales; merge; flip)"]

@@ -146,9 +146,9 @@ def _check_fields(d: dict, where: str) -> dict:
     return d
 
 def _hashed_fields(cfg: TrainConfig | dict) -> dict:
-    "The config as a dict of the fields a hash covers: all but HASH_EXCLUDE, and not the model options or budget left at None."
+    "The config as a dict of the fields a hash covers: all but HASH_EXCLUDE, and not the model options, budget or init left at None."
     d = cfg.to_dict() if isinstance(cfg, TrainConfig) else TrainConfig(**{k: v for k, v in cfg.items() if k in _TRAIN_FIELDS}).to_dict()
-    return {k: v for k, v in sorted(d.items()) if k not in HASH_EXCLUDE and not (k in MODEL_OPTIONS + ("budget",) and v is None)}
+    return {k: v for k, v in sorted(d.items()) if k not in HASH_EXCLUDE and not (k in MODEL_OPTIONS + ("budget", "init") and v is None)}
 
 def _digest(d: dict) -> str: return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 

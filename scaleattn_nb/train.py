@@ -14,7 +14,7 @@ import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
-from .models import create_model, save_checkpoint, load_model, unseen_taps, _atrous_rates, METHODS, DECODERS, HEAD_CHOICES
+from .models import create_model, save_checkpoint, load_model, load_checkpoint, unseen_taps, _atrous_rates, METHODS, DECODERS, HEAD_CHOICES
 from .fileio import ensure_writable_dir
 from .data import get_dataset, train_transforms, eval_transforms, make_feeder, CACHE_MODES, DATASETS
 from .losses import build_loss, LOSSES
@@ -23,10 +23,10 @@ from .infer import evaluate
 
 # %% auto #0
 __all__ = ['AMP_MODES', 'COMPILE_MODES', 'WIDTH_FIELDS', 'MODEL_OPTIONS', 'MODEL_FIELDS', 'DEAD_WARN', 'PROBE_SKIP',
-           'PROBE_STEPS', 'PROBE_VAL_IMAGES', 'opt', 'TrainConfig', 'pick_device', 'amp_dtype', 'broadcast_object',
-           'init_distributed', 'param_groups', 'poly_lambda', 'plan_iterations', 'revise_plan', 'set_train_mode',
-           'warn_unseen_taps', 'constant_channels', 'DeepFeatureWatch', 'NonFiniteLossError', 'sync_buffers', 'train',
-           'config_from_args', 'run_train']
+           'PROBE_STEPS', 'PROBE_VAL_IMAGES', 'STAGE_KEYS', 'opt', 'TrainConfig', 'pick_device', 'amp_dtype',
+           'broadcast_object', 'init_distributed', 'param_groups', 'poly_lambda', 'plan_iterations', 'revise_plan',
+           'set_train_mode', 'warn_unseen_taps', 'constant_channels', 'DeepFeatureWatch', 'NonFiniteLossError',
+           'sync_buffers', 'stage_chain', 'start_from', 'train', 'config_from_args', 'run_train']
 
 # %% ../nbs/05_train.ipynb #0e398718
 AMP_MODES = ("auto", "bf16", "fp16", "off")
@@ -52,6 +52,9 @@ class TrainConfig:
     output_stride: int | None = opt(None, "DeepLabV3+ output stride, 8 or 16; none: 8 for ResNets, else 16 "
                                     "(LargeFOV is always 8, HRNet-OCR 4)")
     weights: str | None = opt(None, "a local file with the encoder's pretrained state_dict; none: random initialisation", metavar="PATH")
+    init: str | None = opt(None, "start from the model weights of a checkpoint (a path, or a shipped name such as "
+                           "camvid-hierarchical) for a new stage of training with its own schedule; the model options must match "
+                           "its model (an aux head it lacks starts fresh); its chain of stages goes on in progress.stages", metavar="CHECKPOINT")
     train_scales: tuple[float, ...] | None = opt(None, "the scales a training step runs; none: the method's default "
                                                  "(hierarchical 0.5 1; explicit, average, max 1 0.75 0.5; single 1)", metavar="S")
     head: str | None = opt(None, "head design: tao (the papers' two 3x3 convs), separable (the same, depthwise-separable) or "
@@ -353,6 +356,21 @@ def _resume(cfg: TrainConfig, last_path: Path, core, opt, sched, scaler, plan: d
     if rank == 0: print(f"resumed from {last_path} at iteration {it}/{plan['total'] or '(budget: to be planned)'}")
     return it, best, prog
 
+STAGE_KEYS = ("iterations_done", "epochs", "images_seen", "wall_s", "device")   # what the chain keeps of each stage
+
+def stage_chain(extra: dict, source) -> list[dict]:
+    """The stages of training behind a checkpoint's weights, oldest first: the chain its progress record holds, then its own stage
+    (`source`, what it started from, its length and wall time, its val mIoU where it has one). `extra` is the checkpoint's metadata."""
+    prog, tc = extra.get("progress") or {}, extra.get("train_config") or {}
+    own = dict(checkpoint=Path(str(source)).name, started_from=tc.get("init") or tc.get("weights"),
+               **{k: prog.get(k) for k in STAGE_KEYS}, val_miou=extra.get("val_miou"), val_scales=extra.get("val_scales"))
+    return list(prog.get("stages") or []) + [own]
+
+def start_from(model: torch.nn.Module, checkpoint) -> list[dict]:
+    """Load the weights of `checkpoint` (a path or a shipped name) into `model` to begin a new stage; returns its `stage_chain`.
+    A model of other options is refused (`models.load_checkpoint`); an aux head the file leaves out keeps its fresh weights."""
+    return stage_chain(load_checkpoint(model, checkpoint), checkpoint)
+
 def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Module | None = None) -> dict:
     """Train according to `cfg`; returns a summary (best mIoU, iterations planned and done, whether the schedule finished, images
     seen, wall time, device, cache, paths, and the trained `model`). `loss_fn`/`model` override the built ones."""
@@ -370,9 +388,10 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
     num_classes = get_dataset(cfg.dataset, cfg.root, cfg.train_split).num_classes   # lists files only
     if model is None:
         model = create_model(cfg.method, encoder=cfg.encoder, decoder=cfg.decoder, classes=num_classes,
-                             train_scales=cfg.train_scales, weights=cfg.weights, output_stride=cfg.output_stride,
+                             train_scales=cfg.train_scales, weights=None if cfg.init else cfg.weights, output_stride=cfg.output_stride,
                              **cfg.model_options(), **(dict(aux=False) if cfg.aux_weight == 0 else {}))  # no loss: no aux head
     core = model
+    stages = start_from(core, cfg.init) if cfg.init else []     # a new stage: the earlier stages' weights and their record
     if rank == 0: warn_unseen_taps(core, cfg.crop_size)
     mean, std = getattr(core, "input_mean"), getattr(core, "input_std")
     train_ds = get_dataset(cfg.dataset, cfg.root, cfg.train_split)
@@ -419,7 +438,8 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
         return dict(iterations_planned=plan["total"], iterations_done=it, images_seen=it * per_rank_bs * world,
                     epochs=round(it / ipe, 3), wall_s=round(wall(), 1), device=dev_name, world_size=world, cache=feeder.cache,
                     budget_min=cfg.budget, replans=plan["replans"], finished=plan["total"] is not None and it >= plan["total"],
-                    val_s=round(costs["val_s"], 2), save_s=round(costs["save_s"], 3), lr_anchor=list(plan["anchor"]))
+                    val_s=round(costs["val_s"], 2), save_s=round(costs["save_s"], 3), lr_anchor=list(plan["anchor"]), stages=stages,
+                    epochs_all_stages=round(sum(s.get("epochs") or 0 for s in stages) + it / ipe, 3))
 
     # the last step's (all ranks') "loss is finite" flag, read one step late: on CUDA it is copied to the host right after the
     # forward and an event marks the copy, so reading it waits for that copy only, not for the backward and optimizer step

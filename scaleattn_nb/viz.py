@@ -19,8 +19,8 @@ from .data import label_to_rgb, IGNORE_INDEX, CAMVID_PALETTE, CAMVID_CLASSES
 
 # %% auto #0
 __all__ = ['ERROR_COLORS', 'as_rgb', 'colorize', 'overlay', 'error_map', 'colormap_lut', 'weights_to_rgb', 'legend_handles',
-           'attention_figure', 'scale_figure', 'iou_bars', 'read_metrics', 'ema', 'plot_curves', 'attention_plotly',
-           'iou_plotly']
+           'attention_figure', 'scale_figure', 'iou_bars', 'read_metrics', 'read_stages', 'ema', 'plot_curves',
+           'attention_plotly', 'iou_plotly']
 
 # %% ../nbs/08_viz.ipynb #0c6f3435
 def _np(a) -> np.ndarray:
@@ -186,6 +186,16 @@ def read_metrics(path) -> list[dict]:
             raise ValueError(f"{path}: line {i + 1} is not JSON: {line[:80]!r}") from None
     return recs
 
+def read_stages(paths) -> tuple[list[dict], list[int]]:
+    """One log from a run trained in stages (its metrics.jsonl files, oldest first; each stage counts iterations from 0): every
+    stage's iterations go on from the last of the stage before. Returns (records, the iterations where the later stages begin)."""
+    recs, starts = [], []
+    for k, p in enumerate(paths):
+        offset = max((r["iteration"] for r in recs if "iteration" in r), default=0)
+        if k: starts.append(offset)
+        recs += [dict(r, iteration=r["iteration"] + offset) if "iteration" in r else r for r in read_metrics(p)]
+    return recs, starts
+
 def ema(values: Sequence[float], beta: float = 0.9) -> np.ndarray:
     "Bias-corrected exponential moving average (as TensorBoard's smoothing)."
     out, m = np.empty(len(values)), 0.0
@@ -195,13 +205,14 @@ def ema(values: Sequence[float], beta: float = 0.9) -> np.ndarray:
     return out
 
 def plot_curves(logs, smooth: float = 0.9) -> Figure:
-    "Training loss (raw faint + smoothed) and val mIoU against iteration, for a metrics.jsonl path or a dict name → path."
+    """Training loss (raw faint + smoothed) and val mIoU against iteration, for a metrics.jsonl path or a dict name → path; a
+    list of paths is a run trained in stages (`read_stages`), drawn as one curve with a dotted line where each later stage starts."""
     runs = {Path(logs).parent.name or "run": logs} if isinstance(logs, (str, Path)) else dict(logs)
     if not runs: raise ValueError("no runs given")
     fig = Figure(figsize=(10, 3.6), layout="constrained")
     ax_loss, ax_iou = fig.subplots(1, 2)
     for k, (name, path) in enumerate(runs.items()):
-        recs = read_metrics(path)
+        recs, starts = read_stages(path) if isinstance(path, (list, tuple)) else (read_metrics(path), [])
         color = f"C{k}"
         tr = [r for r in recs if "loss" in r and "iteration" in r]
         va = [r for r in recs if "val_miou" in r and "iteration" in r]
@@ -210,9 +221,11 @@ def plot_curves(logs, smooth: float = 0.9) -> Figure:
             ax_loss.plot(it, loss, color=color, alpha=0.2, linewidth=0.8)
             ax_loss.plot(it, ema(loss, smooth), color=color, label=name)
         if va:
-            ax_iou.plot([r["iteration"] for r in va], [r["val_miou"] for r in va], "o-", color=color, label=name, markersize=3)
+            ax_iou.plot([r["iteration"] for r in va], [100 * r["val_miou"] for r in va], "o-", color=color, label=name, markersize=3)
+        for s in starts:
+            for ax in (ax_loss, ax_iou): ax.axvline(s, color=color, linestyle=":", linewidth=1)
     ax_loss.set(xlabel="iteration", ylabel="training loss", title=f"loss (faint: raw, solid: EMA {smooth:g})")
-    ax_iou.set(xlabel="iteration", ylabel="val mIoU", title="validation mIoU")
+    ax_iou.set(xlabel="iteration", ylabel="val mIoU (%)", title="validation mIoU")
     for ax in (ax_loss, ax_iou):
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]: ax.legend(fontsize=8)

@@ -6,7 +6,7 @@ only read padding at the training crop are zeroed (`infer.zero_unseen_taps`; non
 with `models.export_half` (fp16, BatchNorm statistics fp32, no aux head), the run's progress record and both figures in its
 metadata, and paths in the training config made relative to the repository root. Run from the repository root:
   python nbs/camvid_runs/ship.py runs/camvid-explicit-s17/last.pt camvid-explicit --trained-on "CPU, no GPU: ..."
-(writes scaleattn_nb/assets/checkpoints/camvid-explicit.pt; --out to write elsewhere). `finish` does the same for
+(writes scaleattn_nb/assets/checkpoints/camvid-explicit.pt; --out to write elsewhere, --record to keep its figures as JSON). `finish` does the same for
 tools/device/verify --ship, which installs the fp16 files a GPU run returned."""
 import argparse, copy, json, os, tempfile, torch
 from pathlib import Path
@@ -67,10 +67,15 @@ def main(argv=None):
     p.add_argument("checkpoint"); p.add_argument("name")
     p.add_argument("--trained-on", required=True, help="hardware and sharing, in words (goes into the file)")
     p.add_argument("--root", default="../shared/data/camvid"); p.add_argument("--out", default=None)
+    p.add_argument("--record", default=None, help="also write the file's metadata (figures, per-class IoU, progress and stages) "
+                   "to this JSON file: a stage's record in camvid_runs/stages/, kept whether or not the stage ships")
     a = p.parse_args(argv)
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", 2))); torch.manual_seed(0)
     meta = finish(a.checkpoint, Path(a.out) if a.out else pretrained_dir() / f"{a.name}.pt", a.trained_on, a.root)
     print(json.dumps({k: v for k, v in meta.items() if k not in ("train_config", "progress", "val_iou")}, default=str))
+    if a.record:
+        Path(a.record).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.record).write_text(json.dumps(dict(meta, name=a.name), indent=1, default=str) + "\n")
 
 if __name__ == "__main__":
     main()
