@@ -509,9 +509,9 @@ def suite_report(res: dict) -> str:
         for name, m in sh["models"].items():
             t = m.get("train") or {}
             ev = "; ".join(f"{{{', '.join(f'{x:g}' for x in e['scales'])}}}{' ' + e['merge'] if e['merge'] != 'attention' else ''}"
-                           f"{' flip' if e['flip'] else ''} **{e['miou']:.3f}**" for e in m.get("evals", []) if e.get("status") == "ok")
+                           f"{' flip' if e['flip'] else ''} **{100 * e['miou']:.1f}%**" for e in m.get("evals", []) if e.get("status") == "ok")
             rows.append([name, _status(m), _f(t.get("iterations"), "d"), _f(t.get("epochs"), ".1f"), _f(m.get("train_wall_s"), ".0f"), ev or "–"])
-        out += ["**Shipped models** (CamVid val mIoU):", ""] + markdown_table(["model", "status", "iterations", "epochs", "train s", "val mIoU"], rows, right=True) + [""]
+        out += ["**Shipped models** (CamVid val mIoU, %):", ""] + markdown_table(["model", "status", "iterations", "epochs", "train s", "val mIoU"], rows, right=True) + [""]
         shr = sh.get("sharing") or {}
         if shr.get("slowdown"):     # --parallel: each model's training step beside the others over its step alone
             out += [f"Trained side by side ({shr['together']} at once): each step took "

@@ -371,7 +371,7 @@ class ExplorerWidgets:
     def _on_upload(self, change):
         for f in change["new"] or ():
             try:
-                with PILImage.open(io.BytesIO(bytes(f["content"]))) as im: arr = np.asarray(im.convert("RGB"))
+                with PILImage.open(io.BytesIO(bytes(f["content"]))) as im: arr = np.array(im.convert("RGB"))   # writable: torch wraps it
             except (OSError, ValueError) as e:
                 self._status(f"<b style='color:#b00'>could not read {f.get('name', 'the upload')}</b>: {e}"); continue
             self.set_image(arr, None, name=f"upload: {f.get('name', 'image')}")
