@@ -15,16 +15,15 @@ from .cli import command, ListAction
 from .data import get_dataset, eval_transforms, CAMVID_PALETTE
 from .fileio import atomic_write, ensure_writable_dir
 from .infer import Setting, evaluate_many
+from .merge import MERGES, fmt_scales
 from .models import PRETRAINED, load_model, pretrained, pretrained_dir, shipped_names, _read_checkpoint
 
 # %% auto #0
-__all__ = ['SCALE_SETS', 'MERGES', 'table_cells', 'compare', 'table_rows', 'format_table', 'html_table', 'checkpoint_digest',
-           'save_table', 'shipped_summary', 'headline_scales', 'figure_keeper', 'write_report', 'run_demo',
-           'run_demo_cli']
+__all__ = ['SCALE_SETS', 'table_cells', 'compare', 'table_rows', 'format_table', 'html_table', 'checkpoint_digest', 'save_table',
+           'shipped_summary', 'headline_scales', 'figure_keeper', 'write_report', 'run_demo', 'run_demo_cli']
 
 # %% ../nbs/12_demo.ipynb #3a4e23df
 SCALE_SETS = ((1.0,), (0.5, 1.0), (0.5, 1.0, 2.0), (0.25, 0.5, 1.0, 2.0))
-MERGES = ("attention", "average", "max")
 
 def _key(scales) -> tuple: return tuple(sorted(float(s) for s in scales))
 
@@ -61,8 +60,6 @@ def compare(models: Mapping[str, torch.nn.Module], dataset, scale_sets=SCALE_SET
     return rows
 
 # %% ../nbs/12_demo.ipynb #37ea51a1
-def _fmt_scales(S) -> str: return "{" + ", ".join(f"{s:g}" for s in S) + "}"
-
 def table_rows(rows: Sequence[dict]) -> tuple[list[str], list[list[str]]]:
     "Header and body of the mIoU table: model, scales, then one column per merge (× flip when both flips are present)."
     flips = sorted({r["flip"] for r in rows}); merges = [m for m in MERGES if any(r["merge"] == m for r in rows)]
@@ -70,7 +67,7 @@ def table_rows(rows: Sequence[dict]) -> tuple[list[str], list[list[str]]]:
     head = ["model", "scales"] + [m + (" +flip" if f else "") for m, f in cols]
     groups = {}
     for r in rows: groups.setdefault((r["model"], tuple(r["scales"])), {})[(r["merge"], r["flip"])] = r["miou"]
-    body = [[n, _fmt_scales(S)] + ["—" if (c := v.get(k)) is None or c != c else f"{100 * c:.1f}" for k in cols]
+    body = [[n, fmt_scales(S)] + ["—" if (c := v.get(k)) is None or c != c else f"{100 * c:.1f}" for k in cols]
             for (n, S), v in groups.items()]
     return head, body
 
@@ -137,8 +134,8 @@ def shipped_summary(runs, names: Sequence[str] | None = None) -> str:
         its = ex.get("iteration") and ex["iteration"] + sum(s.get("iterations_done") or 0 for s in stages)
         how = (f"{c['crop_size'][0]}x{c['crop_size'][1]} crops, {its or '?'} iterations of {c['batch_size']}"
                + (f" in {len(stages) + 1} stages" if stages else "")) if c else "?"
-        table.append([f"`{n}`", method, how, pct(at([1.0])), f"{pct(at(scales))} at {_fmt_scales(scales)}", pct(at([0.5, 1.0, 2.0])),
-                      f"**{pct(best['miou'])}** ({_fmt_scales(best['scales'])[1:-1]}{merge(best)}{'; flip' if best['flip'] else ''})"])
+        table.append([f"`{n}`", method, how, pct(at([1.0])), f"{pct(at(scales))} at {fmt_scales(scales)}", pct(at([0.5, 1.0, 2.0])),
+                      f"**{pct(best['miou'])}** ({fmt_scales(best['scales'], braces=False)}{merge(best)}{'; flip' if best['flip'] else ''})"])
     head = ["model", "method", "trained on", "{1}", "its training scales", "{0.5, 1, 2}", "best: mIoU (scales; merge; flip)"]
     return "\n".join(markdown_table(head, table))
 
@@ -166,7 +163,7 @@ def figure_keeper(out: Path, palette, class_names, max_images: int = 4):
         img = (image.permute(1, 2, 0).clamp(0, 1).cpu().numpy() * 255).astype(np.uint8)
         w = {s: o.weights[s][0, 0].cpu().numpy() for s in S}
         fig = attention_figure(img, np.asarray(label.cpu()), o.logits[0].argmax(0).cpu().numpy(), w, palette, class_names,
-                               title=f"{name} · scales {_fmt_scales(S)}")
+                               title=f"{name} · scales {fmt_scales(S)}")
         written.append((i, name, _save_fig(fig, out / f"attention_{i:02d}_{name}.png")))
     return keep, written
 
@@ -180,7 +177,7 @@ def write_report(out, rows: Sequence[dict], figures: Sequence[tuple], class_name
     bars = []
     for n, r in best.items():
         iou = np.array([np.nan if v is None else v for v in r["iou"].values()])
-        fig = iou_bars(iou, class_names, title=f"{n}: {_fmt_scales(r['scales'])} {r['merge']}{' +flip' if r['flip'] else ''} — mIoU {100 * r['miou']:.1f}")
+        fig = iou_bars(iou, class_names, title=f"{n}: {fmt_scales(r['scales'])} {r['merge']}{' +flip' if r['flip'] else ''} — mIoU {100 * r['miou']:.1f}")
         bars.append(_save_fig(fig, out / f"iou_{n}.png"))
     with atomic_write(out / "results.json", "w") as f: json.dump(dict(meta=meta, rows=rows), f, indent=1)
     esc = html.escape
@@ -221,7 +218,7 @@ def run_demo(out="scaleattn_demo", names: Sequence[str] | None = None, split: st
     meta = dict(dataset=dataset, split=split, images=len(ds), models=list(models), flip=flip, seconds=round(time.perf_counter() - t0, 1),
                 torch_threads=torch.get_num_threads(),
                 summary=f"{len(ds)} {dataset} {split} images; models: "
-                        + "; ".join(f"{n} ({m.method}, trained on {_fmt_scales(m.train_scales)}, CamVid val mIoU "
+                        + "; ".join(f"{n} ({m.method}, trained on {fmt_scales(m.train_scales)}, CamVid val mIoU "
                                     f"{100 * (m.checkpoint_extra or {}).get('val_miou', float('nan')):.1f} at its training scales)"
                                     for n, m in models.items()))
     index = write_report(out, rows, written, class_names, meta) if figures else None

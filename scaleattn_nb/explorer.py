@@ -17,7 +17,7 @@ from PIL import Image as PILImage
 
 from .data import get_dataset, read_image, IMAGE_EXTS, CAMVID_CLASSES, IGNORE_INDEX
 from .models import MultiScaleNet, ScaleOutput, PRETRAINED, load_model
-from .merge import resize_labels
+from .merge import resize_labels, MERGES
 from .metrics import ConfusionMatrix
 from .infer import ScaleCache, model_palette
 from .viz import colorize, error_map, weights_to_rgb, as_rgb, ERROR_COLORS
@@ -79,7 +79,7 @@ def folder_source(folder) -> ImageSource:
 
 # %% ../nbs/09_explorer.ipynb #dd34403b
 SCALES = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
-EXPLORER_MERGES = ("attention", "average", "max", "single")
+EXPLORER_MERGES = MERGES + ("single",)
 
 def _jpeg(rgb: np.ndarray, quality: int = 85) -> bytes:
     buf = io.BytesIO()

@@ -15,59 +15,14 @@ import torch.distributed as dist
 from .train import TrainConfig, MODEL_OPTIONS, DEAD_WARN, train, pick_device, init_distributed, dist_info, broadcast_object
 from .fileio import atomic_write, ensure_writable_dir
 from .cli import command, ListAction
+from .infer import Setting, _setting_scales, scale_set_name
 
 # %% auto #0
-__all__ = ['MERGE_CHOICES', 'PAPER_SCALE_WEIGHT', 'HASH_EXCLUDE', 'RESULT_FILE', 'TRAIN_FILE', 'EVAL_BN_BATCHES',
-           'EVAL_BN_BATCH_SIZE', 'EVAL_PROCEDURE', 'ROW_CONFIG_FIELDS', 'SAVED_RUNS', 'Eval', 'group_of', 'Experiment',
-           'trunk_name', 'expand', 'config_hash', 'Grid', 'prepare_for_eval', 'training_flops_per_image',
-           'run_experiment', 'load_results', 'collect_results', 'recount_flops', 'run_grid', 'summarize',
-           'results_table', 'plot_results', 'Claim', 'judge', 'claims_table', 'results_dir', 'show_results',
-           'show_claims', 'run_scale_figure', 'run_grid_cli']
-
-# %% ../nbs/21_grid.ipynb #f53e39d0
-MERGE_CHOICES = ("attention", "average", "max")
-
-def _scales(v) -> tuple[float, ...] | None:
-    if v is None: return None
-    if isinstance(v, (int, float)): v = (v,)
-    try: out = tuple(sorted(float(s) for s in v))
-    except (TypeError, ValueError): raise ValueError(f"scales must be a list of numbers, got {v!r}") from None
-    if not out or any(not (s > 0 and math.isfinite(s)) for s in out): raise ValueError(f"scales must be positive numbers, got {v!r}")
-    return out
-
-def _fmt_scales(scales) -> str:
-    return "train" if scales is None else "-".join(f"{s:g}" for s in scales)
-
-@dataclass
-class Eval:
-    "One evaluation of a trained model: scale set × merge × flip on a split (None: the training config's val_split)."
-    scales: tuple | None = None
-    merge: str = "attention"
-    flip: bool = False
-    split: str | None = None
-    name: str | None = None
-
-    def __post_init__(self):
-        self.scales = _scales(self.scales)
-        if self.merge not in MERGE_CHOICES: raise ValueError(f"unknown merge {self.merge!r}; choose {', '.join(MERGE_CHOICES)}")
-        self.flip = bool(self.flip)
-        if self.name is None:
-            self.name = f"{self.merge}@{_fmt_scales(self.scales)}" + ("+flip" if self.flip else "") + (f"/{self.split}" if self.split else "")
-
-    def to_dict(self) -> dict:
-        return dict(name=self.name, scales=None if self.scales is None else list(self.scales), merge=self.merge,
-                    flip=self.flip, split=self.split)
-
-    @classmethod
-    def coerce(cls, v) -> "Eval":
-        "An Eval from an Eval, a dict of its fields, or a bare list of scales."
-        if isinstance(v, Eval): return v
-        if isinstance(v, dict):
-            unknown = set(v) - {f.name for f in dataclasses.fields(cls)}
-            if unknown: raise ValueError(f"unknown eval field(s) {sorted(unknown)}; expected scales, merge, flip, split, name")
-            return cls(**v)
-        if isinstance(v, (list, tuple, int, float)) or v is None: return cls(scales=v)
-        raise ValueError(f"cannot read an evaluation from {v!r}")
+__all__ = ['PAPER_SCALE_WEIGHT', 'HASH_EXCLUDE', 'RESULT_FILE', 'TRAIN_FILE', 'EVAL_BN_BATCHES', 'EVAL_BN_BATCH_SIZE',
+           'EVAL_PROCEDURE', 'ROW_CONFIG_FIELDS', 'SAVED_RUNS', 'group_of', 'Experiment', 'trunk_name', 'expand',
+           'config_hash', 'Grid', 'prepare_for_eval', 'training_flops_per_image', 'run_experiment', 'load_results',
+           'collect_results', 'recount_flops', 'run_grid', 'summarize', 'results_table', 'plot_results', 'Claim',
+           'judge', 'claims_table', 'results_dir', 'show_results', 'show_claims', 'run_scale_figure', 'run_grid_cli']
 
 # %% ../nbs/21_grid.ipynb #011fb451
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
@@ -87,13 +42,13 @@ class Experiment:
     "A named training configuration (overrides on the grid's base) and the evaluations of its trained model."
     name: str
     config: dict = field(default_factory=dict)
-    evals: list = field(default_factory=lambda: [Eval()])
+    evals: list = field(default_factory=lambda: [Setting()])
 
     def __post_init__(self):
         _check_name(self.name)
         if not isinstance(self.config, dict): raise ValueError(f"experiment {self.name}: config must be a dict, got {type(self.config).__name__}")
         self.config = dict(self.config)
-        self.evals = [Eval.coerce(e) for e in (self.evals or [Eval()])]
+        self.evals = [Setting.of(e) for e in (self.evals or [Setting()])]
         names = [e.name for e in self.evals]
         if len(set(names)) != len(names): raise ValueError(f"experiment {self.name}: duplicate evaluations {names}")
 
@@ -121,11 +76,11 @@ def expand(methods: Sequence[str], train_scales: Sequence = (None,), extra_super
     out, seen = [], set()
     for method, scales, xs, trunk, seed in itertools.product(methods, train_scales, extra_supervision, trunks, seeds):
         if method == "single": scales, xs = None, None
-        scales = _scales(scales)
+        scales = _setting_scales(scales)
         cfg = dict(config or {}, method=method, seed=int(seed), **{k: v for k, v in trunk.items() if k != "name"})
         if scales is not None: cfg["train_scales"] = list(scales)
         if xs is not None: cfg["scale_weight"] = PAPER_SCALE_WEIGHT[method] if xs else 0.0
-        parts = [method] + ([f"s{_fmt_scales(scales).replace('-', '_')}"] if scales else []) \
+        parts = [method] + ([f"s{scale_set_name(scales).replace('-', '_')}"] if scales else []) \
                 + ([] if xs is None else ["xs" if xs else "noxs"]) + [trunk_name(trunk), f"seed{seed}"]
         name = prefix + "-".join(parts)
         if name in seen: continue
@@ -373,10 +328,10 @@ def run_experiment(exp: Experiment, cfg: TrainConfig, out_dir: Path, progress: b
         if plan["evals"]:                                   # the same on every rank: same images, same order (seeded)
             record["bn_layers_recalibrated"] = prepare_for_eval(model, cfg.dataset, cfg.root, cfg.train_split, cfg.freeze_bn)
         by_split = {}                                       # one pass over each split for all its evals
-        for e in plan["evals"]: by_split.setdefault(Eval(**e).split or cfg.val_split or "val", []).append(e)
+        for e in plan["evals"]: by_split.setdefault(Setting(**e).split or cfg.val_split or "val", []).append(e)
         for split, es in by_split.items():
             ds = get_dataset(cfg.dataset, cfg.root, split, transform=eval_transforms(model.input_mean, model.input_std))
-            for e, metrics in zip(es, evaluate_many(model, ds, [Eval(**e) for e in es], device, progress=progress, desc=f"eval {exp.name} {split}")):
+            for e, metrics in zip(es, evaluate_many(model, ds, [Setting(**e) for e in es], device, progress=progress, desc=f"eval {exp.name} {split}")):
                 record["evals"].append(dict(eval=e, checkpoint=ck.name, metrics=metrics))
         del model
         order = [e.to_dict() for e in exp.evals]

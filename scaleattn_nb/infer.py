@@ -4,9 +4,10 @@
 
 # %% ../nbs/06_infer.ipynb #40ffb343
 from __future__ import annotations
-import argparse, json, math, os, sys, tempfile
+import argparse, dataclasses, json, math, os, sys, tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, NamedTuple, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -14,16 +15,16 @@ from PIL import Image
 from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 
-from .merge import HierarchicalMerge, resize_logits, resize_labels, _check_scale
-from .models import ScaleOutput, _scales_tuple, load_model, unseen_taps, MERGES, PRETRAINED
+from .merge import HierarchicalMerge, PoolMerge, resize_logits, resize_labels, _check_scale, MERGES, fmt_scales
+from .models import ScaleOutput, _scales_tuple, load_model, unseen_taps, PRETRAINED
 from .fileio import atomic_write, ensure_writable_dir
 from .metrics import ConfusionMatrix, dist_info
 from .cli import command, CommandError, ListAction
 
 # %% auto #0
-__all__ = ['merge_scales_for', 'LazyMap', 'ScaleCache', 'predict', 'predict_sliding', 'Setting', 'evaluate_many', 'evaluate',
-           'recalibrate_bn', 'zero_unseen_taps', 'model_palette', 'normalize_image', 'predict_folder', 'run_eval',
-           'run_predict']
+__all__ = ['merge_scales_for', 'LazyMap', 'ScaleCache', 'predict', 'predict_sliding', 'scale_set_name', 'Setting',
+           'evaluate_many', 'evaluate', 'recalibrate_bn', 'zero_unseen_taps', 'model_palette', 'normalize_image',
+           'predict_folder', 'keep_better_bn', 'finish_checkpoint', 'run_eval', 'run_predict']
 
 # %% ../nbs/06_infer.ipynb #e8ac5687
 def merge_scales_for(model, scales=None, merge: str = "attention") -> tuple[float, ...]:
@@ -47,10 +48,9 @@ class LazyMap(Mapping):
     def __iter__(self): return iter(self._keys)
     def __len__(self): return len(self._keys)
 
-def _upsample_weights(w: torch.Tensor, size, merge: str) -> torch.Tensor:
-    "Weights to `size`: nearest for max (one-hot stays one-hot), bilinear otherwise."
-    if merge == "max": return w if tuple(w.shape[-2:]) == tuple(size) else torch.nn.functional.interpolate(w, size, mode="nearest")
-    return resize_logits(w, size)
+def _upsample_weights(w: torch.Tensor, size, kind: str) -> torch.Tensor:
+    "Weights to `size`: for max pooling as labels (one-hot stays one-hot, as `PoolMerge.weights` resizes them), bilinear otherwise."
+    return resize_labels(w[:, 0], size)[:, None] if kind == "max" else resize_logits(w, size)
 
 class ScaleCache:
     """The per-scale outputs of one batch of normalised `images` (B, 3, H, W): each scale's `forward_scale` runs once (once more
@@ -94,7 +94,8 @@ class ScaleCache:
     def _merge_one(self, scales, merge, size, weights: bool, flipped: bool) -> ScaleOutput:
         per = self.run(scales, flipped)
         o = self.model.merge_scales(per, _work_size(self.model, self.size, scales), merge)
-        W = {s: _upsample_weights(w, size, merge) for s, w in o.weights.items()} if weights else {}
+        kind = self.model.method if merge == "attention" else merge
+        W = {s: _upsample_weights(w, size, kind) for s, w in o.weights.items()} if weights else {}
         # each scale's logits go from their own resolution straight to `size` (as model.merge_scales does), not via the work size
         return ScaleOutput(resize_logits(o.logits, size), LazyMap(scales, lambda s: resize_logits(per[s]["logits"], size)), W, attn=o.attn)
 
@@ -137,22 +138,9 @@ def _stream_once(cache: ScaleCache, scales, merge: str, weights: bool, flipped: 
             m.add(s, o["logits"], None if last else o["alpha"], last=last)
             del o
         return resize_logits(m.logits, size), {s: resize_logits(w, size) for s, w in m.weights.items()}
-    acc, who = None, None                           # average / max / single: running sum or max
-    for i, s in enumerate(scales):
-        L = resize_logits(cache._forward(s, flipped)["logits"], work)
-        if acc is None: acc, who = L, torch.zeros_like(L, dtype=torch.uint8)
-        elif kind == "max":
-            better = L > acc
-            acc = torch.where(better, L, acc); who[better] = i
-        else: acc = acc + L
-    if kind != "max":
-        merged = resize_logits(acc / len(scales), size)
-        return merged, ({s: torch.full_like(merged[:, :1], 1 / len(scales)) for s in scales} if weights else {})
-    merged = resize_logits(acc, size)
-    if not weights: return merged, {}
-    # one-hot weights: the scale that gave the winning class its max, decided at the working resolution
-    src = resize_labels(who.gather(1, acc.argmax(1, keepdim=True))[:, 0], size)[:, None]
-    return merged, {s: (src == i).to(merged.dtype) for i, s in enumerate(scales)}
+    pool = PoolMerge("max" if kind == "max" else "average", work, keep_winner=weights)   # average / max / single
+    for s in scales: pool.add(cache._forward(s, flipped)["logits"])
+    return resize_logits(pool.logits, size), (pool.weights(scales, size) if weights else {})
 
 @torch.no_grad()
 def predict(model, images: torch.Tensor, scales: Sequence[float] | None = None, flip: bool = False,
@@ -186,21 +174,50 @@ def predict_sliding(model, images: torch.Tensor, window: Sequence[int], overlap:
     return ScaleOutput(logits / count, {}, {s: w / count for s, w in weights.items()})
 
 # %% ../nbs/06_infer.ipynb #20e39ca3
-class Setting(NamedTuple):
-    "One evaluation of a model: `scales` (None: its training scales) × `merge` × `flip`."
+def _setting_scales(v) -> tuple[float, ...] | None:
+    "A scale set as sorted floats; None stays None (the model's training scales)."
+    if v is None: return None
+    if isinstance(v, (int, float)): v = (v,)
+    try: out = tuple(sorted(float(s) for s in v))
+    except (TypeError, ValueError): raise ValueError(f"scales must be a list of numbers, got {v!r}") from None
+    if not out or any(not (s > 0 and math.isfinite(s)) for s in out): raise ValueError(f"scales must be positive numbers, got {v!r}")
+    return out
+
+def scale_set_name(scales) -> str:
+    "A scale set in names: `0.5-1-2`; `train` for None (the model's training scales)."
+    return "train" if scales is None else fmt_scales(scales, sep="-", braces=False)
+
+@dataclass
+class Setting:
+    """One evaluation of a model: `scales` (None: its training scales) × `merge` × `flip`, on `split` (None: the caller's val
+    split); `name` (derived when not given, e.g. `attention@0.5-1-2+flip`) keys it in the grid's records."""
     scales: tuple | None = None
     merge: str = "attention"
     flip: bool = False
+    split: str | None = None
+    name: str | None = None
+
+    def __post_init__(self):
+        self.scales = _setting_scales(self.scales)
+        if self.merge not in MERGES: raise ValueError(f"unknown merge {self.merge!r}; choose {', '.join(MERGES)}")
+        self.flip = bool(self.flip)
+        if self.name is None:
+            self.name = f"{self.merge}@{scale_set_name(self.scales)}" + ("+flip" if self.flip else "") + (f"/{self.split}" if self.split else "")
+
+    def to_dict(self) -> dict:
+        return dict(name=self.name, scales=None if self.scales is None else list(self.scales), merge=self.merge,
+                    flip=self.flip, split=self.split)
 
     @classmethod
     def of(cls, v) -> "Setting":
-        "A Setting from a Setting, a (scales, merge, flip) tuple, a dict, a bare list of scales, or an object with those attributes (`grid.Eval`)."
+        "A Setting from a Setting, a dict of its fields, or a bare list of scales."
         if isinstance(v, cls): return v
-        if isinstance(v, Mapping): return cls(v.get("scales"), v.get("merge", "attention"), bool(v.get("flip", False)))
-        if isinstance(v, tuple): return cls(*v)
-        if isinstance(v, (list, int, float)): return cls(v)
-        if not hasattr(v, "scales"): raise ValueError(f"cannot read an evaluation setting (scales, merge, flip) from {v!r}")
-        return cls(v.scales, getattr(v, "merge", "attention"), bool(getattr(v, "flip", False)))
+        if isinstance(v, Mapping):
+            unknown = set(v) - {f.name for f in dataclasses.fields(cls)}
+            if unknown: raise ValueError(f"unknown eval field(s) {sorted(unknown)}; expected scales, merge, flip, split, name")
+            return cls(**v)
+        if isinstance(v, (list, tuple, int, float)) or v is None: return cls(scales=v)
+        raise ValueError(f"cannot read an evaluation setting from {v!r}")
 
 @torch.no_grad()
 def evaluate_many(model, dataset, settings: Sequence, device=None, workers: int = 0, batch_size: int = 1, normalize: bool = False,
@@ -326,6 +343,64 @@ def predict_folder(model, input_dir, out_dir, scales=None, flip: bool = False, m
             with atomic_write(out_dir / f"{f.stem}_weight_{s:g}.png") as fh: Image.fromarray(a, mode="L").save(fh, format="PNG")
         done += 1
     return dict(predicted=done, failed=failed, out=str(out_dir))
+
+# %% ../nbs/06_infer.ipynb #7aa7608e
+import copy
+from .models import save_checkpoint, export_half, _read_checkpoint
+
+def keep_better_bn(model, train_ds, val_ds, scales, bn_batches: int = 16, batch_size: int = 8) -> dict:
+    """`model` scored on `val_ds` at `scales` as trained and after re-estimating BatchNorm on `bn_batches` x `batch_size` whole
+    `train_ds` images (a copy): {model: the better, result, as_trained, recalibrated (their `evaluate` dicts), bn_recalibrated,
+    bn_layers}."""
+    r0 = evaluate(model, val_ds, scales, progress=False)
+    m2 = copy.deepcopy(model)
+    n_bn = recalibrate_bn(m2, train_ds, batches=bn_batches, batch_size=batch_size, progress=False)
+    r1 = evaluate(m2, val_ds, scales, progress=False)
+    better = r1["miou"] > r0["miou"]
+    return dict(model=m2 if better else model, result=r1 if better else r0, as_trained=r0, recalibrated=r1,
+                bn_recalibrated=better, bn_layers=n_bn)
+
+def _relative(v, root: Path):
+    "A config value with an absolute path written relative to `root` (where the command ran)."
+    if isinstance(v, str) and v.startswith("/"):
+        try: return os.path.relpath(v, root)
+        except ValueError: return v
+    return v
+
+def finish_checkpoint(checkpoint, out, trained_on: str, root=None, dataset: str = "camvid", train_config=None,
+                      extra=None, images=None, bn_batches: int = 16, log=print) -> dict:
+    """From a training checkpoint (a run's last.pt, or the fp16 file a GPU run returned) to the shippable file `out`:
+    `keep_better_bn` at the training scales on `dataset`'s val split, unseen taps zeroed at the largest training input, fp16
+    export with the figures. `train_config` is recorded instead of the checkpoint's (whose paths are made relative to the
+    working folder); `extra` is kept in the file too; `images` scores the first N val images only. Returns the metadata."""
+    ck = _read_checkpoint(checkpoint)
+    tc, prog = ck["extra"]["train_config"], ck["extra"].get("progress") or {}
+    m = load_model(checkpoint).eval()
+    norm = eval_transforms(m.input_mean, m.input_std)
+    val = get_dataset(dataset, root, "val", transform=norm)
+    if images: val.files = val.files[:images]
+    sc = tuple(m.train_scales)
+    size = [int(round(c * max(sc))) for c in tc["crop_size"]]   # crops are cut after the rescale: the trunk sees crop x scale
+    zeroed = zero_unseen_taps(m, size)
+    k = keep_better_bn(m, get_dataset(dataset, root, "train", transform=norm), val, sc, bn_batches)
+    r0, r1, r = k["as_trained"], k["recalibrated"], k["result"]
+    log(f"{Path(str(out)).stem}: val mIoU at {sc} {r0['miou']:.4f} with the BN statistics of training, {r1['miou']:.4f} re-estimated "
+        f"({k['bn_layers']} layers); ships {'re-estimated' if k['bn_recalibrated'] else 'as trained'}; unseen taps zeroed at {size}: {zeroed or 'none'}")
+    config = {key: _relative(v, Path.cwd()) for key, v in tc.items()} if train_config is None else dict(train_config)
+    meta = dict(train_config=config, iteration=ck["extra"].get("iteration"),
+                val_miou=r["miou"], val_iou=r.get("iou"), val_scales=list(sc), images=len(val),
+                val_miou_train_bn_stats=r0["miou"], val_miou_recalibrated_bn=r1["miou"], bn_recalibrated=k["bn_recalibrated"],
+                bn_layers_recalibrated=k["bn_layers"], bn_recalibration=f"{bn_batches} batches x 8 whole {dataset} train images",
+                val_miou_before_bn_recalibration=r0["miou"], unseen_taps_zeroed={key: int(v) for key, v in zeroed.items()},
+                unseen_taps_train_size=size, progress=prog, iterations_planned=prog.get("iterations_planned"),
+                finished=prog.get("finished"), epochs=prog.get("epochs"), images_seen=prog.get("images_seen"),
+                wall_s=prog.get("wall_s"), trained_on=trained_on, **(extra or {}))
+    out = Path(out)
+    with tempfile.TemporaryDirectory() as d:
+        tmp = save_checkpoint(k["model"], Path(d) / "model.pt", **ck["extra"])
+        export_half(tmp, out, **meta)
+    log(f"wrote {out.name}: {out.stat().st_size / 1e6:.2f} MB")
+    return meta
 
 # %% ../nbs/06_infer.ipynb #5b57abd2
 def _add_common(p: argparse.ArgumentParser) -> None:

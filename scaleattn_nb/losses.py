@@ -9,11 +9,10 @@ from typing import Callable, Mapping
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .merge import resize_logits
+from .merge import resize_logits, METHODS
 
 # %% auto #0
-__all__ = ['METHODS', 'LOSSES', 'DEFAULTS', 'cross_entropy', 'region_vectors', 'log_det_cholesky', 'RMILoss', 'SegLoss',
-           'build_loss']
+__all__ = ['LOSSES', 'DEFAULTS', 'cross_entropy', 'region_vectors', 'log_det_cholesky', 'RMILoss', 'SegLoss', 'build_loss']
 
 # %% ../nbs/03_losses.ipynb #0dab7c2a
 def _check_target(logits: torch.Tensor, target: torch.Tensor, name: str = "logits") -> torch.Tensor:
@@ -136,7 +135,6 @@ class RMILoss(nn.Module):
         return bce + self.rmi_weight * rmi
 
 # %% ../nbs/03_losses.ipynb #b08c9a89
-METHODS = ("single", "average", "max", "explicit", "hierarchical")
 LOSSES = ("ce", "rmi")     # the main loss: cross-entropy, or RMI (Tao et al.)
 DEFAULTS = {  # method: (main loss, extra supervision, per-scale weight)
     "single": ("ce", False, 1.0), "average": ("ce", False, 1.0), "max": ("ce", False, 1.0),

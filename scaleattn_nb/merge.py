@@ -10,8 +10,18 @@ import torch
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['scaled_size', 'resize_logits', 'resize_labels', 'resize_image', 'merge_average', 'merge_max', 'merge_explicit',
-           'effective_weights', 'HierarchicalMerge', 'merge_hierarchical']
+__all__ = ['METHODS', 'MERGES', 'fmt_scales', 'scaled_size', 'resize_logits', 'resize_labels', 'resize_image', 'PoolMerge',
+           'merge_average', 'merge_max', 'merge_explicit', 'effective_weights', 'HierarchicalMerge',
+           'merge_hierarchical']
+
+# %% ../nbs/00_merge.ipynb #04682451
+METHODS = ("single", "average", "max", "explicit", "hierarchical")   # how a model combines its scales
+MERGES = ("attention", "average", "max")                             # how an evaluation merges them
+
+def fmt_scales(scales, sep: str = ", ", braces: bool = True) -> str:
+    "A scale set as text: `{0.5, 1, 2}`; `sep='-', braces=False` gives `0.5-1-2` (for names)."
+    text = sep.join(f"{float(s):g}" for s in scales)
+    return "{" + text + "}" if braces else text
 
 # %% ../nbs/00_merge.ipynb #c40cdd3b
 def scaled_size(size: Sequence[int], scale: float) -> tuple[int, int]:
@@ -79,19 +89,57 @@ def _check_logits(items, same_size: bool = True) -> None:
                              f"{tuple(t0.shape[-2:])}: resize them to a common size first (resize_logits)")
 
 # %% ../nbs/00_merge.ipynb #46b034cc
+class PoolMerge:
+    """Streaming average or max of per-scale logits at `out_size`: `add` each scale's (B, C, h, w) logits (resized to
+    `out_size`), then read `logits`, and `weights` for the per-scale weights. `keep_winner` (max): remember which scale
+    gave each merged logit, for the weights."""
+    def __init__(self, kind: str, out_size, keep_winner: bool = False):
+        if kind not in ("average", "max"): raise ValueError(f"unknown pooling {kind!r}; choose average or max")
+        self.kind, self.out_size, self.keep_winner = kind, _size2(out_size), keep_winner and kind == "max"
+        self.acc = self.winner = None
+        self.n = 0
+
+    def add(self, logits: torch.Tensor):
+        "Fold in one more scale's logits."
+        L = resize_logits(logits, self.out_size)
+        if self.acc is None:
+            self.acc = L
+            if self.keep_winner: self.winner = torch.zeros_like(L, dtype=torch.uint8)
+        else:
+            _check_logits([(0, self.acc), (self.n, L)])
+            if self.keep_winner: self.winner[L > self.acc] = self.n
+            self.acc = torch.maximum(self.acc, L) if self.kind == "max" else self.acc + L
+        self.n += 1
+        return self
+
+    @property
+    def logits(self) -> torch.Tensor:
+        if self.acc is None: raise ValueError("no scales given: need at least one per-scale logits tensor")
+        return self.acc / self.n if self.kind == "average" else self.acc
+
+    def weights(self, scales: Sequence, size) -> dict:
+        """{scale: (B, 1, H, W)} at `size` for the `scales` in the order added: 1/S each for average; for max one-hot, the
+        scale whose logit for the merged top class is largest (decided at `out_size`, then resized as a label)."""
+        if len(scales) != self.n: raise ValueError(f"{len(scales)} scales named for {self.n} added")
+        B, size = self.logits.shape[0], _size2(size)
+        if self.kind == "average": return {s: self.acc.new_full((B, 1, *size), 1 / self.n) for s in scales}
+        if not self.keep_winner: raise ValueError("max weights need PoolMerge(..., keep_winner=True)")
+        src = resize_labels(self.winner.gather(1, self.acc.argmax(1, keepdim=True))[:, 0], size)[:, None]
+        return {s: (src == i).to(self.acc.dtype) for i, s in enumerate(scales)}
+
 def merge_average(logits) -> torch.Tensor:
     "Mean over scales of per-scale logits already at a common size: a sequence or `{scale: (B, C, H, W)}`."
-    items = _as_items(logits); _check_logits(items)
-    out = items[0][1]
-    for _, t in items[1:]: out = out + t
-    return out / len(items)
+    return _pool("average", logits)
 
 def merge_max(logits) -> torch.Tensor:
     "Element-wise (per class, per pixel) max over scales of logits already at a common size."
+    return _pool("max", logits)
+
+def _pool(kind: str, logits) -> torch.Tensor:
     items = _as_items(logits); _check_logits(items)
-    out = items[0][1]
-    for _, t in items[1:]: out = torch.maximum(out, t)
-    return out
+    m = PoolMerge(kind, items[0][1].shape[-2:])
+    for _, t in items: m.add(t)
+    return m.logits
 
 # %% ../nbs/00_merge.ipynb #5f9149ed
 def merge_explicit(logits, attn_logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

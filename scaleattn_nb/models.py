@@ -12,19 +12,19 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .fileio import atomic_write
-from .merge import (merge_average, merge_max, merge_explicit, merge_hierarchical, resize_logits,
-                                 resize_image, scaled_size, _check_scale)
+from .merge import (merge_explicit, merge_hierarchical, resize_logits, resize_image, scaled_size, _check_scale,
+                                 PoolMerge, METHODS, MERGES)
 
 # %% auto #0
-__all__ = ['HEAD_DESIGNS', 'DEFAULT_HEAD', 'HEAD_CHOICES', 'SMP_ARCHS', 'SMP_ATROUS_RATES', 'METHODS', 'MERGES', 'IMAGENET_MEAN',
-           'IMAGENET_STD', 'MINUS1_1', 'DEFAULT_SCALES', 'DECODERS', 'KNOWN_WEIGHTS_NORM', 'CUSTOM_OUTPUTS',
+__all__ = ['HEAD_DESIGNS', 'DEFAULT_HEAD', 'HEAD_CHOICES', 'SMP_ARCHS', 'SMP_ATROUS_RATES', 'IMAGENET_MEAN', 'IMAGENET_STD',
+           'MINUS1_1', 'DEFAULT_SCALES', 'OTHER_TRUNKS', 'DECODERS', 'KNOWN_WEIGHTS_NORM', 'CUSTOM_OUTPUTS',
            'CHECKPOINT_FORMAT', 'CUSTOM_FIELDS', 'PRETRAINED', 'SHIPPED_MB', 'conv_bn_relu', 'seg_head', 'aux_head',
            'explicit_attention_head', 'sep_conv_bn_relu', 'HeadDesign', 'light_attention_head', 'light_explicit_head',
            'separable_head', 'separable_explicit_head', 'pad_to_multiple', 'crop_to_stride', 'SmpArch', 'SmpTrunk',
-           'LargeFOVTrunk', 'SpatialOCR', 'HRNetOCRTrunk', 'NetTrunk', 'ScaleOutput', 'MultiScaleNet', 'smp_encoders',
-           'create_model', 'wrap_model', 'set_input_norm', 'load_encoder_weights', 'save_checkpoint', 'load_checkpoint',
-           'load_model', 'pretrained_dir', 'resolve_checkpoint', 'shipped_names', 'pretrained', 'export_half',
-           'fp16_megabytes', 'unseen_taps']
+           'LargeFOVTrunk', 'SpatialOCR', 'HRNetOCRTrunk', 'NetTrunk', 'ScaleOutput', 'MultiScaleNet', 'OtherTrunk',
+           'smp_encoders', 'create_model', 'wrap_model', 'set_input_norm', 'load_encoder_weights', 'save_checkpoint',
+           'load_checkpoint', 'load_model', 'pretrained_dir', 'resolve_checkpoint', 'shipped_names', 'pretrained',
+           'export_half', 'fp16_megabytes', 'unseen_taps']
 
 # %% ../nbs/01_models.ipynb #51365931
 def conv_bn_relu(cin: int, cout: int, k: int = 3, dilation: int = 1) -> nn.Sequential:
@@ -263,9 +263,6 @@ class ScaleOutput:
     attn: dict[float, torch.Tensor] | None = None          # raw attention: α_s (hierarchical, own resolution) or h_s (explicit, merge resolution)
 
 # %% ../nbs/01_models.ipynb #29236ae6
-METHODS = ("single", "average", "max", "explicit", "hierarchical")
-MERGES = ("attention", "average", "max")
-
 def _scales_tuple(scales) -> tuple[float, ...]:
     "Validated scales as sorted floats, without duplicates."
     if isinstance(scales, (int, float)): scales = (scales,)
@@ -360,15 +357,13 @@ class MultiScaleNet(nn.Module):
         elif kind == "explicit":
             self.check_scales(scales)
             merged, W, attn = self._merge_explicit(per_scale, scales, L)
-        elif kind in ("average", "single"):
-            merged = merge_average([resize_logits(L[s], work) for s in scales])
-            W = {s: torch.full_like(merged[:, :1], 1 / len(scales)) for s in scales}
-        else:  # max
-            merged = merge_max([resize_logits(L[s], work) for s in scales])
-            W = None
+        else:                                                               # single / average / max: pooling
+            pool = PoolMerge("max" if kind == "max" else "average", work, keep_winner=True)
+            for s in scales: pool.add(L[s])
+            merged, W = pool.logits, pool.weights(scales, out_size)
         scale_logits = {s: resize_logits(L[s], out_size) for s in scales}
         merged = resize_logits(merged, out_size)
-        W = _max_weights(merged, scale_logits) if W is None else {s: resize_logits(w, out_size) for s, w in W.items()}
+        if kind in ("hierarchical", "explicit"): W = {s: resize_logits(w, out_size) for s, w in W.items()}
         aux = {s: resize_logits(per_scale[s]["aux"], out_size) for s in scales if per_scale[s].get("aux") is not None}
         return ScaleOutput(merged, scale_logits, W, aux or None, attn)
 
@@ -386,20 +381,36 @@ class MultiScaleNet(nn.Module):
         scales = self.check_scales(scales)
         return self.merge_scales({s: self.forward_scale(images, s) for s in scales}, images.shape[-2:])
 
-def _max_weights(merged: torch.Tensor, scale_logits: Mapping[float, torch.Tensor]) -> dict[float, torch.Tensor]:
-    "One-hot weights for max pooling: at each pixel, the scale whose logit for the merged top class is largest."
-    top = merged.argmax(1, keepdim=True)                                    # (B, 1, H, W)
-    scales = list(scale_logits)
-    vals = torch.cat([scale_logits[s].gather(1, top) for s in scales], 1)   # (B, S, H, W)
-    win = F.one_hot(vals.argmax(1), len(scales)).permute(0, 3, 1, 2).to(merged.dtype)
-    return {s: win[:, i:i + 1] for i, s in enumerate(scales)}
 
 # %% ../nbs/01_models.ipynb #6ccece5d
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 MINUS1_1 = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))        # x / 127.5 - 1 on 0..255 RGB, i.e. (x01 - 0.5) / 0.5
 DEFAULT_SCALES = {"single": (1.0,), "average": (1.0, 0.75, 0.5), "max": (1.0, 0.75, 0.5),
                   "explicit": (1.0, 0.75, 0.5), "hierarchical": (0.5, 1.0)}
-DECODERS = tuple(SMP_ARCHS) + ("largefov", "ocr", "custom")
+
+@dataclass(frozen=True)
+class OtherTrunk:
+    "A trunk kind beside the smp architectures: its output stride, default head, why it takes no `decoder_channels`, its builder."
+    stride: int | None                # the output stride it is built with (None: your own network's, given to `wrap_model`)
+    width_note: str                   # said when `decoder_channels` is given
+    build: Callable                   # (encoder, classes, aux, kw, net, custom) -> the trunk module; pops the options it reads from kw
+    stride_note: str = ""             # said when another output stride is asked for
+    head: str | None = None           # its default head design (None: DEFAULT_HEAD)
+    aux_in_forward: bool = False      # its aux head is part of inference (a shipped file keeps it)
+    no_aux: str = ""                  # why it has no auxiliary head, said when aux=True is asked (empty: it has one)
+
+OTHER_TRUNKS = {
+    "largefov": OtherTrunk(8, "DeepLab-LargeFOV's fc7 has a fixed 1024 channels", stride_note="DeepLab-LargeFOV has output stride 8",
+                           build=lambda encoder, classes, aux, kw, net, custom: LargeFOVTrunk(classes, aux=aux), head="fc8"),
+    "ocr": OtherTrunk(4, "HRNet-OCR's width is `ocr_channels`", stride_note="HRNet-OCR features are at stride 4", aux_in_forward=True,
+                      build=lambda encoder, classes, aux, kw, net, custom: HRNetOCRTrunk(encoder, classes, kw.pop("ocr_channels", 512),
+                                                                                       kw.pop("key_channels", 256))),
+    "custom": OtherTrunk(None, "your own network's width is its own (give `channels`)",
+                         build=lambda encoder, classes, aux, kw, net, c: NetTrunk(net, c["stride"], c["channels"], c["multiple"]),
+                         no_aux="your own network has no auxiliary head (Tao et al.'s reads the trunk before its context module, "
+                                "which only the network knows); train without one"),
+}
+DECODERS = tuple(SMP_ARCHS) + tuple(OTHER_TRUNKS)
 KNOWN_WEIGHTS_NORM = {"mobilenet_v2_imagenet.pth": MINUS1_1}   # files whose WEIGHTS.md says [-1, 1] input
 
 def smp_encoders() -> list[str]:
@@ -438,19 +449,19 @@ def _output_stride(kind: str, encoder, output_stride: int | None) -> int | None:
         if os_ not in a.output_strides:
             raise ValueError(f"output_stride must be {' or '.join(map(str, a.output_strides))} for {a.cls}, got {output_stride}")
         return os_
-    fixed = {"largefov": 8, "ocr": 4}.get(kind)
+    other = OTHER_TRUNKS.get(kind)
+    fixed = other and other.stride
     if output_stride not in (None, fixed):
-        if kind == "largefov": raise ValueError(f"DeepLab-LargeFOV has output stride 8, got {output_stride}")
-        if kind == "ocr": raise ValueError(f"HRNet-OCR features are at stride 4, got output_stride={output_stride}")
+        if fixed: raise ValueError(f"{other.stride_note}, got output_stride={output_stride}")
         raise ValueError(f"output_stride={output_stride} does not apply to {a.cls if a else 'your own network'}: only deeplabv3plus and "
                          "deeplabv3 (8 or 16) and pan (16 or 32) dilate their encoder")
     return fixed
 
 def _feature_stride(kind: str, output_stride: int | None, custom: dict | None = None) -> int:
     "The stride of the features the heads read (DPT: for 16-pixel patches, as the width defaults assume)."
-    if kind == "custom": return custom["stride"]
-    if kind in ("largefov", "ocr"): return output_stride
-    return SMP_ARCHS[kind].stride or output_stride
+    if custom: return custom["stride"]
+    a = SMP_ARCHS.get(kind)
+    return (a and a.stride) or output_stride
 
 def _atrous_rates(kind: str, rates) -> list[int] | None:
     "The ASPP rates as built: three positive ints for the DeepLab decoders (None: smp's default), None for the other trunks."
@@ -468,7 +479,7 @@ def _head(kind: str, custom: dict | None, head: str | None, default: str = DEFAU
     if custom and custom["output"] == "logits":
         if head not in (None, "none"): raise ValueError(f"head={head!r}: your network gives logits itself, so there is no semantic head to choose")
         return "none"
-    if head is None: return "fc8" if kind == "largefov" else default
+    if head is None: return getattr(OTHER_TRUNKS.get(kind), "head", None) or default
     if head not in HEAD_CHOICES: raise ValueError(f"unknown head design {head!r}; choose one of {', '.join(HEAD_CHOICES)}")
     return head
 
@@ -487,8 +498,7 @@ def _widths(method: str, kind: str, decoder_channels: int | None = None, head_ch
         if a.kwargs: a.kwargs(decoder_channels)                           # U-Net widths: a multiple of 16
     elif decoder_channels is not None:
         raise ValueError(f"decoder_channels={decoder_channels} applies to the smp decoders with a width option only: "
-                         + {"largefov": "DeepLab-LargeFOV's fc7 has a fixed 1024 channels", "ocr": "HRNet-OCR's width is `ocr_channels`",
-                            "custom": "your own network's width is its own (give `channels`)"}.get(kind, f"smp's {a and a.cls} decoder has a fixed width"))
+                         + (OTHER_TRUNKS[kind].width_note if kind in OTHER_TRUNKS else f"smp's {a.cls} decoder has a fixed width"))
     f, design = min(1.0, stride / 4), HEAD_DESIGNS[head]
     if design.head_channels is None:
         if head_channels is not None: raise ValueError(f"head_channels={head_channels}: a trunk that gives logits has no semantic head")
@@ -529,17 +539,13 @@ def create_model(method: str, encoder="mobilenet_v2", decoder: str = "deeplabv3p
                   train_scales=list(_scales_tuple(train_scales or DEFAULT_SCALES[method])),
                   weights=None if weights is None else str(weights), output_stride=output_stride, head=head, **widths,
                   **(custom or {}), **kw)
-    aux_given, aux = "aux" in kw, kw.pop("aux", method == "hierarchical")
+    aux, other = kw.pop("aux", None), OTHER_TRUNKS.get(kind)
+    if aux and other and other.no_aux: raise ValueError(f"aux=True: {other.no_aux}")
+    aux = method == "hierarchical" if aux is None else aux
     input_norm = kw.pop("input_norm", None)
-    if kind == "largefov": trunk = LargeFOVTrunk(classes, aux=aux)
-    elif kind == "ocr": trunk = HRNetOCRTrunk(encoder, classes, kw.pop("ocr_channels", 512), kw.pop("key_channels", 256))
-    elif kind == "custom":
-        if aux_given and aux: raise ValueError("aux=True: your own network has no auxiliary head (Tao et al.'s reads the trunk before "
-                                               "its context module, which only the network knows); train without one")
-        trunk = NetTrunk(net, custom["stride"], custom["channels"], custom["multiple"])
-    else:
-        trunk = SmpTrunk(kind, encoder, os_, classes, aux=aux, width=widths["decoder_channels"], atrous_rates=widths["atrous_rates"],
-                         aux_channels=HEAD_DESIGNS[head].aux_channels)
+    if other: trunk = other.build(encoder, classes, aux, kw, net, custom)
+    else: trunk = SmpTrunk(kind, encoder, os_, classes, aux=aux, width=widths["decoder_channels"], atrous_rates=widths["atrous_rates"],
+                           aux_channels=HEAD_DESIGNS[head].aux_channels)
     if kw: raise ValueError(f"unknown options {sorted(kw)} for create_model")
     model = MultiScaleNet(trunk, method, classes, config["train_scales"], head, widths["head_channels"], config,
                           attention_channels=widths["attention_channels"] or HEAD_DESIGNS[head].attention_channels)
@@ -764,7 +770,7 @@ def _half_state(state_dict: Mapping[str, torch.Tensor], config: dict, drop_aux: 
     explicit model lost 1.3 mIoU points that way); with `drop_aux` without the training-only auxiliary head
     (`trunk.aux.*`) and with `aux=False` in the config, so `load_model` builds the model without it and loads strictly.
     HRNet-OCR's aux head makes its soft object regions at inference, so it always stays."""
-    drop = (drop_aux and _resolve_trunk(config["encoder"], config["decoder"]) != "ocr"
+    drop = (drop_aux and not getattr(OTHER_TRUNKS.get(_resolve_trunk(config["encoder"], config["decoder"])), "aux_in_forward", False)
             and any(k.startswith("trunk.aux.") for k in state_dict))
     half = {k: (v.half() if v.is_floating_point() and not k.endswith(_FP32_KEYS) else v) for k, v in state_dict.items()
             if not (drop and k.startswith("trunk.aux."))}
