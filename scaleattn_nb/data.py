@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_data.ipynb #6938eaa1
 from __future__ import annotations
-import hashlib, json, math, os, tempfile, warnings
+import copy, hashlib, json, math, os, tempfile, warnings
 from collections import defaultdict
 from pathlib import Path
 from typing import Callable, NamedTuple, Sequence
@@ -28,7 +28,7 @@ __all__ = ['IMAGE_EXTS', 'IGNORE_INDEX', 'IMAGENET_MEAN', 'IMAGENET_STD', 'MINUS
            'host_to_device', 'AugParams', 'Augment', 'Normalize', 'SegTransform', 'train_transforms', 'eval_transforms',
            'denormalize', 'SegDataset', 'make_fixture', 'camvid', 'sample_root', 'voc', 'person_part', 'cityscapes_lut',
            'cityscapes', 'mapillary', 'coco_ann_mask', 'CocoDataset', 'coco', 'folder', 'sample', 'get_dataset',
-           'image_centroids', 'class_centroids', 'ClassUniformSampler', 'EpochSampler', 'Draw',
+           'write_resized', 'image_centroids', 'class_centroids', 'ClassUniformSampler', 'EpochSampler', 'Draw',
            'ClassUniformEpochSampler', 'SeededDataset', 'PseudoMix', 'DecodedSplit', 'decoded_bytes', 'choose_cache',
            'Crops', 'Feeder', 'make_feeder']
 
@@ -739,6 +739,25 @@ def get_dataset(name: str, root=None, split: str = "train", transform=None, **kw
     if key not in DATASETS: raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     if root is None and key != "sample": raise ValueError(f"dataset {name!r} needs a root folder (root=… / --root PATH)")
     return DATASETS[key](root, split=split, transform=transform, **kw)
+
+# %% ../nbs/02_data.ipynb #ad7c4dc7
+def write_resized(dataset: SegDataset, out, long_edge: int, progress: bool = True) -> Path:
+    """`dataset` with frames shrunk to a long edge of `long_edge` (smaller frames stay as they are), written to
+    `out/{split}/` (PNG images) and `out/{split}annot/` (class-index PNGs, 255 = ignore): the layout `camvid` reads. Files
+    already there are kept (an interrupted copy resumes); each file is written atomically. Returns `out`."""
+    if not isinstance(long_edge, int) or long_edge < 1: raise ValueError(f"long_edge must be a positive int, got {long_edge!r}")
+    from tqdm.auto import tqdm
+    out, split = Path(out), dataset.split or "all"
+    src = copy.copy(dataset); src.long_edge = long_edge
+    for d in (out / split, out / f"{split}annot"): d.mkdir(parents=True, exist_ok=True)
+    for i in tqdm(range(len(src)), desc=f"{dataset.name} {split} to {long_edge} px", disable=not progress, leave=False):
+        stem = src.files[i][0].stem
+        img_path, lbl_path = out / split / f"{stem}.png", out / f"{split}annot" / f"{stem}.png"
+        if img_path.is_file() and lbl_path.is_file(): continue
+        image, label = src.load(i)
+        for path, a in ((img_path, image.permute(1, 2, 0).numpy()), (lbl_path, label.numpy())):
+            with atomic_write(path) as f: Image.fromarray(np.ascontiguousarray(a)).save(f, format="PNG")
+    return out
 
 # %% ../nbs/02_data.ipynb #2483c8af
 def _fingerprint(dataset, tile_size) -> str:
