@@ -137,7 +137,7 @@ def test_pack_fixture(tmp_path, camvid_src):
 def _suite(tmp_path, steps, *args, budget: float, out="out"):
     out, t0 = tmp_path / out, time.time()
     r = subprocess.run([sys.executable, str(SUITE), steps, *args, "--budget-s", str(budget), "--out", str(out)],
-                       capture_output=True, text=True, env=ENV, timeout=budget + 120, cwd=tmp_path)
+                       capture_output=True, text=True, env=dict(ENV, TMPDIR=str(tmp_path)), timeout=budget + 120, cwd=tmp_path)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
     res = json.loads((out / "results.json").read_text())
     assert sorted(res["files"]) == sorted(p.name for p in out.iterdir()) and len(res["files"]) <= 8
