@@ -14,14 +14,13 @@ from .models import create_model
 from .losses import build_loss
 from .train import set_train_mode
 from .data import get_dataset, train_transforms, make_feeder
-from .cli import command, CommandError
+from .cli import command, CommandError, ListAction
 
 # %% auto #0
-__all__ = ['TRAIN_CONFIGS', 'INFER_CONFIGS', 'PARTS', 'INFER_MEMORY_MODES', 'conv_backward_flops', 'flop_counter',
+__all__ = ['TRAIN_CONFIGS', 'INFER_CONFIGS', 'PARTS', 'INFER_MEMORY_MODES', 'BF16_PEAK', 'conv_backward_flops', 'flop_counter',
            'training_loss', 'training_flops', 'part_flops', 'markdown_table', 'interleaved_median_times',
-           'train_step_times', 'peak_train_memory', 'peak_infer_memory', 'infer_memory', 'run_bench', 'format_table',
-           'check_targets', 'loader_throughput', 'run_bench_cli', 'suite_results', 'recount_suite_flops',
-           'suite_report']
+           'train_step_times', 'peak_train_memory', 'peak_infer_memory', 'infer_memory', 'bf16_peak', 'run_bench',
+           'format_table', 'check_targets', 'loader_throughput', 'run_bench_cli']
 
 # %% ../nbs/20_bench.ipynb #4d0c9012
 TRAIN_CONFIGS = [  # (row name, method, training scales)
@@ -67,10 +66,14 @@ def training_loss(out, labels: torch.Tensor, aux_weight: float = 0.4) -> torch.T
     if out.aux_logits: loss = loss + aux_weight * sum(ce(t) for t in out.aux_logits.values())
     return loss
 
-def _batch(batch: int, crop: int, classes: int, device="cpu", seed: int = 0):
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(batch, 3, crop, crop, generator=g)
-    y = torch.randint(0, classes, (batch, crop, crop), generator=g)
+def _hw(crop) -> tuple[int, int]:
+    "(H, W) of a crop given as one side or as (H, W)."
+    return (crop, crop) if isinstance(crop, int) else (int(crop[0]), int(crop[-1]))
+
+def _batch(batch: int, crop, classes: int, device="cpu", seed: int = 0):
+    g, (h, w) = torch.Generator().manual_seed(seed), _hw(crop)
+    x = torch.randn(batch, 3, h, w, generator=g)
+    y = torch.randint(0, classes, (batch, h, w), generator=g)
     return x.to(device), y.to(device)
 
 def _model(method, scales, encoder, classes, device="cpu", **kw):
@@ -78,7 +81,7 @@ def _model(method, scales, encoder, classes, device="cpu", **kw):
 
 def _counted(method: str, scales, encoder: str, crop, batch: int, classes: int, train: bool = True, **kw) -> FlopCounterMode:
     "`flop_counter` after one training step (`train`: forward + loss + backward) or one training-mode forward, on the meta device."
-    h, w = (crop, crop) if isinstance(crop, int) else tuple(crop)
+    h, w = _hw(crop)
     m = _model(method, scales, encoder, classes, "meta", **kw).train()
     x = torch.empty(batch, 3, h, w, device="meta")
     y = torch.zeros(batch, h, w, dtype=torch.long, device="meta")
@@ -91,7 +94,7 @@ def training_flops(method: str, scales, encoder: str = "mobilenet_v2", crop: int
                    classes: int = 12, **kw) -> int:
     """FLOPs of one training step (forward + loss + backward) on `batch` crops of `crop` (one side, or (H, W)), counted on the
     meta device: exact shapes, no arithmetic. `kw` goes to `create_model` (decoder, head, widths, ...). The package's one FLOP
-    counter (`flop_counter`): the grid's `training_flops_per_image` and the device suite call it."""
+    counter (`flop_counter`): the grid's `training_flops_per_image` and `run_bench` call it."""
     return _counted(method, scales, encoder, crop, batch, classes, **kw).get_total_flops()
 
 PARTS = {"encoder": "trunk.encoder", "decoder": "trunk.decoder", "aux head": "trunk.aux", "semantic head": "head",
@@ -156,9 +159,7 @@ def train_step_times(configs: dict, crop: int | Sequence[int] = (360, 480), batc
                      freeze_bn: bool = True, encoder: str = "mobilenet_v2", device: str = "cpu") -> dict:
     """{name: median seconds of one training step} for `configs` ({name: `create_model` keywords with `method`}): the method's
     own loss (`losses.build_loss`), `freeze_bn` as the CamVid recipe trains, timed with `interleaved_median_times`."""
-    h, w = (crop, crop) if isinstance(crop, int) else tuple(crop)
-    g = torch.Generator().manual_seed(0)
-    x, y = torch.randn(batch, 3, h, w, generator=g).to(device), torch.randint(0, classes, (batch, h, w), generator=g).to(device)
+    x, y = _batch(batch, crop, classes, device)
     fns = {}
     for name, kw in configs.items():
         kw = dict(kw); method = kw.pop("method")
@@ -256,11 +257,22 @@ def infer_memory(scales=(0.25, 0.5, 1.0, 2.0), size=(360, 480), repeats: int = 3
 
 
 # %% ../nbs/20_bench.ipynb #5a1622af
-def run_bench(encoder: str = "mobilenet_v2", crop: int = 256, batch: int = 2, classes: int = 12, steps: int = 3,
+BF16_PEAK = (("H200", 989e12), ("H100 PCIe", 756e12), ("H100", 989e12), ("A100", 312e12), ("L40S", 362e12), ("L4", 121e12),
+             ("A10", 125e12))      # dense bf16 FLOP/s by card name, the first match wins (a plain 8k matmul reaches ~0.8 of it)
+
+def bf16_peak(device) -> float | None:
+    "The dense bf16 peak FLOP/s of a CUDA `device` by its name (`BF16_PEAK`); None on a CPU or an unknown card."
+    if not str(device).startswith("cuda") or not torch.cuda.is_available(): return None
+    name = torch.cuda.get_device_name(torch.device(device))
+    return next((v for k, v in BF16_PEAK if k in name), None)
+
+def run_bench(encoder: str = "mobilenet_v2", crop: int | Sequence[int] = 256, batch: int = 2, classes: int = 12, steps: int = 3,
               device: str = "cpu", amp: bool = False, memory: bool = True, log=print, **kw) -> dict:
-    "Measure every TRAIN_CONFIGS and INFER_CONFIGS row for one trunk and crop; returns a JSON-ready dict."
-    res = dict(encoder=encoder, crop=crop, batch=batch, classes=classes, steps=steps, device=device, amp=amp,
-               threads=torch.get_num_threads(), torch=torch.__version__, model_kw=kw,
+    """Measure every TRAIN_CONFIGS and INFER_CONFIGS row for one trunk and crop (one side, or (H, W)); returns a JSON-ready dict.
+    A training row has its step time, images/s, FLOPs and, under `amp` on a known card, MFU (FLOP/s over `bf16_peak`)."""
+    peak = bf16_peak(device) if amp else None
+    res = dict(encoder=encoder, crop=crop if isinstance(crop, int) else list(_hw(crop)), batch=batch, classes=classes, steps=steps,
+               device=device, amp=amp, threads=torch.get_num_threads(), torch=torch.__version__, model_kw=kw, bf16_peak_flops=peak,
                memory_method=("cuda max_memory_allocated" if device.startswith("cuda") else
                               "peak RSS of one step in a fresh subprocess (VmHWM after clear_refs)") if memory else None,
                train=[], infer=[])
@@ -272,8 +284,9 @@ def run_bench(encoder: str = "mobilenet_v2", crop: int = 256, batch: int = 2, cl
     step_s = interleaved_median_times({n: _train_step_fn(m, x, y, amp) for n, m in models.items()}, steps, device)
     del models
     for name, method, scales in TRAIN_CONFIGS:
-        row = dict(name=name, method=method, scales=list(scales), step_s=step_s[name],
+        row = dict(name=name, method=method, scales=list(scales), step_s=step_s[name], images_per_s=batch / step_s[name],
                    flops=training_flops(method, scales, encoder, crop, batch, classes, **kw))
+        row["mfu"] = row["flops"] / step_s[name] / peak if peak else None
         row["peak_bytes"] = peak_train_memory(method, scales, encoder, crop, batch, classes, device, amp, **kw) if memory else None
         res["train"].append(row); log and log(f"train {name}: {row}")
     models = {(method, tuple(scales)): build(method, scales) for _, method, scales, _ in INFER_CONFIGS}
@@ -290,13 +303,14 @@ def format_table(res: dict) -> str:
     "A Table-1-style text table: training FLOPs, step time and peak memory, and inference time, relative to single scale."
     t0, i0 = res["train"][0], res["infer"][0]
     dec = (res.get("model_kw") or {}).get("decoder")
-    lines = [f"{res['encoder']}{' ' + dec if dec else ''}, crop {res['crop']}x{res['crop']}, batch {res['batch']}, {res['classes']} classes, "
+    lines = [f"{res['encoder']}{' ' + dec if dec else ''}, crop {'x'.join(map(str, _hw(res['crop'])))}, batch {res['batch']}, {res['classes']} classes, "
              f"device {res['device']}{' bf16' if res['amp'] else ''}, {res['threads']} threads, median of {res['steps']}",
              f"{'training':24} {'FLOPs':>7} {'GFLOPs':>9} {'step':>7} {'step s':>8} {'memory':>7} {'peak MiB':>9}"]
     for r in res["train"]:
         mem = r.get("peak_bytes")
         lines.append(f"{r['name']:24} {_rel(r['flops'], t0['flops']):6.2f}x {r['flops'] / 1e9:9.1f} {_rel(r['step_s'], t0['step_s']):6.2f}x "
-                     f"{r['step_s']:8.3f} " + (f"{_rel(mem, t0['peak_bytes']):6.2f}x {mem / 2**20:9.1f}" if mem else f"{'-':>7} {'-':>9}"))
+                     f"{r['step_s']:8.3f} " + (f"{_rel(mem, t0['peak_bytes']):6.2f}x {mem / 2**20:9.1f}" if mem else f"{'-':>7} {'-':>9}")
+                     + (f"  MFU {r['mfu']:.3f}" if r.get("mfu") else ""))
     lines.append(f"{'inference':28} {'time':>7} {'s':>8}")
     for r in res["infer"]: lines.append(f"{r['name']:28} {_rel(r['infer_s'], i0['infer_s']):6.2f}x {r['infer_s']:8.3f}")
     return "\n".join(lines)
@@ -343,7 +357,8 @@ def loader_throughput(dataset: str = "sample", root=None, cache: str = "ram", de
 def _add_bench_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--encoder", default="mobilenet_v2", help="trunk: an smp encoder, vgg16 (LargeFOV) or tu-hrnet_w48 (HRNet-OCR)")
     p.add_argument("--decoder", default="deeplabv3plus", help="an smp architecture (deeplabv3plus, unet, fpn, segformer, ...; see models.SMP_ARCHS)")
-    p.add_argument("--crop", type=int, default=256, help="square training crop size in pixels")
+    p.add_argument("--crop", action=ListAction, type=int, count=(1, 2), shape="SIZE or H W", default=[256],
+                   help="training crop in pixels: one side (a square) or height and width")
     p.add_argument("--batch", type=int, default=2, help="images per training step")
     p.add_argument("--classes", type=int, default=12, help="number of classes of the benchmarked models")
     p.add_argument("--steps", type=int, default=3, help="timed steps per configuration (median reported)")
@@ -355,13 +370,14 @@ def _add_bench_args(p: argparse.ArgumentParser) -> None:
 
 @command("bench", "cost of the multi-scale methods: training FLOPs, step time, peak memory, inference time (Tao et al. Table 1)",
          examples=["scaleattn bench --crop 128 --steps 2 --no-memory",
-                   "scaleattn bench --device cuda --amp --crop 512 --batch 8 --json bench.json"])(_add_bench_args)
+                   "scaleattn bench --device cuda --amp --crop 360 480 --batch 16 --json bench.json"])(_add_bench_args)
 def run_bench_cli(args: argparse.Namespace) -> int:
     dev = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     if dev.startswith("cuda") and not torch.cuda.is_available():
         raise CommandError("argument --device: cuda asked for, but torch sees no CUDA device")
     to_stdout = args.json == "-"
-    res = run_bench(args.encoder, args.crop, args.batch, args.classes, args.steps, dev, args.amp, not args.no_memory,
+    crop = args.crop[0] if len(args.crop) == 1 else tuple(args.crop)
+    res = run_bench(args.encoder, crop, args.batch, args.classes, args.steps, dev, args.amp, not args.no_memory,
                     log=(lambda s: print(s, file=sys.stderr)), **({} if args.decoder == "deeplabv3plus" else dict(decoder=args.decoder)))
     res["targets"] = check_targets(res)
     if args.json and not to_stdout:
@@ -377,148 +393,3 @@ def run_bench_cli(args: argparse.Namespace) -> int:
 if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "--memory-worker":
     _spec = json.loads(sys.argv[2])
     print(_measure_infer_peak(_spec) if _spec.get("kind") == "infer" else _measure_step_peak(_spec))
-
-# %% ../nbs/20_bench.ipynb #91f2408e
-def suite_results(path) -> dict:
-    "A device suite's `results.json` (the file, or the folder that holds it), checked to be one."
-    p = Path(path)
-    p = p / "results.json" if p.is_dir() else p
-    if not p.is_file(): raise FileNotFoundError(f"no device suite results at {p}")
-    res = json.loads(p.read_text())
-    if not str(res.get("format", "")).startswith("scaleattn_nb.device-suite/"):
-        raise ValueError(f"{p.name} is not a device suite's results (format {res.get('format')!r})")
-    return res
-
-def _f(v, fmt: str = ".2f", none: str = "–") -> str:
-    return none if v is None else format(v, fmt)
-
-def _status(v) -> str:
-    "A suite part's status in a few words: 'ok', 'failed: why', or the skip reason."
-    if v is None: return "not run"
-    if isinstance(v, str): return v
-    st = str(v.get("status", "failed"))
-    return st if st == "ok" or not v.get("error") else f"{st}: {v['error'][:120]}"
-
-def _amp(p: dict) -> str: return "fp32" if p.get("amp") in (None, "off") else p["amp"]
-
-def recount_suite_flops(res: dict, classes: int = 11) -> dict:
-    """A copy of a device suite run with each training row's FLOPs per image, and the MFU made of them, counted by today's
-    `training_flops` (the suite benches CamVid's `classes` at create_model's defaults). Runs kept before 2026-12-06 carry
-    PyTorch's own count, which counts the backward of depthwise convolutions about `groups` times over."""
-    res = json.loads(json.dumps(res))
-    b, names = res.get("bench"), {n: (m, s) for n, m, s in TRAIN_CONFIGS}
-    if not isinstance(b, dict) or len(b.get("size") or ()) != 2: return res
-    for r in b.get("train") or []:
-        if r.get("status") == "ok" and r.get("name") in names:
-            r["flops_per_image"] = training_flops(*names[r["name"]], crop=tuple(b["size"]), batch=2, classes=classes) / 2
-            r["mfu"] = r["flops_per_image"] * r["images_per_s"] / b["bf16_peak_flops"] if b.get("bf16_peak_flops") else None
-    return res
-
-def suite_report(res: dict) -> str:
-    "Markdown tables of a device suite run: device and versions, smoke check, training cost and targets, loader, inference memory, shipped models."
-    env, out = res.get("env") or {}, []
-    dev = env.get("gpu") or f"no GPU ({env.get('cpu_count')} CPUs)"
-    out += [f"**{dev}**, torch {env.get('torch')} (CUDA {env.get('torch_cuda')}), run of {str(res.get('started', '?'))[:10]}: "
-            f"plan {', '.join(res.get('plan', []))}, {_f(res.get('wall_s'), '.0f')} s of a {_f(res.get('budget_s'), '.0f')} s budget"
-            + ("" if res.get("within_budget", True) else " (**over budget**)") + ".", ""]
-    v = env.get("versions") or {}
-    out += ["Versions: " + ", ".join(f"{k} {v[k]}" for k in ("torchvision", "timm", "segmentation_models_pytorch") if v.get(k))
-            + "".join(f", {k} {env[k]}" for k in ("cudnn", "nccl", "driver") if env.get(k))
-            + (f"; commit {env['git_commit'][:7]}" if env.get("git_commit") else "") + ".", ""]
-    if res.get("error"): out += [f"**The suite stopped with an error**: {res['error']}", ""]
-    sm = res.get("smoke")
-    if isinstance(sm, dict):
-        rows = []
-        syncs = lambda r: _f(r.get("host_syncs"), "d") + (f" ({', '.join(r['host_sync_sites'][:3])})" if r.get("host_syncs") and r.get("host_sync_sites") else "")
-        for part in ("cuda_methods", "cpu_methods"):
-            p = sm.get(part)
-            if isinstance(p, dict):
-                for m, r in p.get("methods", {}).items():
-                    rows.append([f"{m} ({p['device']}, {_amp(p)}{', channels_last' if p.get('channels_last') else ''})", _status(r),
-                                 _f(r.get("step_s") and r["step_s"] * 1e3, ".1f"), _f(r.get("peak_bytes") and r["peak_bytes"] / 2**20, ".0f"), syncs(r)])
-            elif p is not None and not str(p).startswith("skipped: CUDA present"): rows.append([part, _status(p), "–", "–", "–"])
-        f = sm.get("feeder")      # the training feeder's batch (ms a batch in the step column): a finding, not part of the check
-        if isinstance(f, dict): rows.append([f"feeder (cache {f.get('cache')}, batch {f.get('batch')}; ms a batch)", _status(f),
-                                             _f(f.get("ms_per_batch"), ".1f"), "–", syncs(f)])
-        _mode = lambda p: "" if p.get("mode", "default") == "default" else ", " + p["mode"]
-        for part in ("ddp", "compile"):   # compile: one run, or a list of runs (one per method, or method and mode)
-            for p in (sm.get(part) if isinstance(sm.get(part), list) else [sm.get(part)]):
-                if isinstance(p, dict) and part == "compile" and p.get("eager_step_s"):
-                    rows.append([f"torch.compile ({p.get('method')}, batch {p.get('batch')}{_mode(p)})",
-                                 _status(p) + (f": compiled in {p['compile_s']:.0f} s, step {p['eager_step_s'] * 1e3:.1f} → "
-                                               f"{p['compiled_step_s'] * 1e3:.1f} ms ({p['speedup']:.2f}x)" if p.get("compiled_step_s") else ""),
-                                 _f(p["eager_step_s"] * 1e3, ".1f"), "–", "–"])
-                else: rows.append(["DDP + scaleattn train under torchrun" if part == "ddp" else
-                                   f"torch.compile{' (' + p['method'] + _mode(p) + ')' if isinstance(p, dict) and p.get('method') else ''}", _status(p), "–", "–", "–"])
-        out += ["**Smoke check** (host syncs: where one training step, or a batch of the feeder, makes the CPU wait for the GPU): " + _status(sm), ""] + \
-            markdown_table(["part", "status", "step ms", "peak MiB", "host syncs"], rows, right=True) + [""]
-        pf = f.get("profile") if isinstance(f, dict) else None     # the feeder's batch under torch.profiler (runs since 2026-12-04)
-        if isinstance(pf, dict) and pf.get("ops"):
-            n = f"{pf['kernels_per_step']:.0f} kernel launches" if "kernels_per_step" in pf else f"{pf['aten_calls_per_step']:.0f} aten calls"
-            out += [f"**The feeder's batch** (torch.profiler over {pf['steps']} batches): {n} a batch, {pf['total_ms_per_step']:.1f} ms of "
-                    f"{pf['clock']} time against {_f(f.get('ms_per_batch'), '.1f')} ms of wall time; its largest ops: "
-                    + ", ".join(f"{o['op'].removeprefix('aten::')} {o['ms_per_step']:.1f} ms ({o['calls_per_step']:.0f})" for o in pf["ops"][:4]) + ".", ""]
-    b = res.get("bench")
-    if isinstance(b, dict) and isinstance(b.get("train"), list):
-        ok = {r["name"]: r for r in b["train"] if r.get("status") == "ok"}
-        s, h = ok.get("single"), ok.get("hierarchical (0.5,1)")
-        rows = []
-        for r in b["train"]:
-            if r.get("status") != "ok": rows.append([r["name"], _status(r)] + ["–"] * 6); continue
-            rows.append([r["name"], f"{r['step_s'] * 1e3:.1f}", _f(s and r["step_s"] / s["step_s"]), f"{r['images_per_s']:.0f}",
-                         _f(r.get("peak_bytes") and r["peak_bytes"] / 2**20, ".0f"),
-                         _f(h and h.get("peak_bytes") and r.get("peak_bytes") and r["peak_bytes"] / h["peak_bytes"]),
-                         f"{r['flops_per_image'] / 1e9:.1f}", _f(r.get("mfu"), ".3f")])
-        size = "x".join(map(str, b.get("size", [])))
-        out += [f"**Training cost**, {size} crops, batch {b.get('batch')}, {_amp(b)}{', channels_last' if b.get('channels_last') else ''}, "
-                f"median of {b.get('steps')} steps:", ""]
-        out += markdown_table(["configuration", "step ms", "x single", "images/s", "peak MiB", "x hierarchical", "GFLOPs/image", "MFU"], rows, right=True) + [""]
-        tg = b.get("targets") or {}
-        if tg: out += markdown_table(["target", "value", "wanted", "met"], [[k, _f(t["value"]), t["target"], "yes" if t["met"] else "**no**"]
-                                                                          for k, t in tg.items()], right=True) + [""]
-        prof = [(r["name"], r["profile"]) for r in b["train"] if isinstance(r.get("profile"), dict) and r["profile"].get("ops")]
-        if prof:    # the suite's profile of the rows the step-time target compares: which ops take the time, how many launches
-            ops = list(dict.fromkeys(o["op"] for _, p in prof for o in p["ops"][:8]))
-            cell = lambda p, op: next((f"{o['ms_per_step']:.1f} ({o['calls_per_step']:.0f})" for o in p["ops"] if o["op"] == op), "–")
-            count = "kernel launches per step" if "kernels_per_step" in prof[0][1] else "aten calls per step"
-            out += [f"**Where a step's time goes** (torch.profiler over {prof[0][1]['steps']} steps): each aten op's own "
-                    f"{prof[0][1]['clock']} time in ms per step, its calls per step in brackets (–: not among that row's top "
-                    f"{len(prof[0][1]['ops'])}):", ""]
-            out += markdown_table(["op"] + [n for n, _ in prof], [[op] + [cell(p, op) for _, p in prof] for op in ops]
-                                  + [["all aten ops"] + [f"{p['total_ms_per_step']:.1f}" for _, p in prof],
-                                     [count] + [_f(p.get("kernels_per_step", p.get("aten_calls_per_step")), ".0f") for _, p in prof]], right=True) + [""]
-        ld = b.get("loader")
-        if isinstance(ld, dict):
-            model_ips = s and s["images_per_s"]
-            out += ["**Loader** (training feeder alone, same crops and batch): " + "; ".join(
-                f"cache {c}: " + (f"{r['images_per_s']:.0f} images/s" + (f" ({r['images_per_s'] / model_ips:.1f}x the single model's)"
-                                                                          if model_ips else "") if isinstance(r, dict) and "images_per_s" in r else _status(r))
-                for c, r in ld.items()) + ".", ""]
-        elif ld: out += [f"**Loader**: {ld}", ""]
-        for key in ("infer_memory", "infer_memory_large"):         # CamVid's size and classes; Cityscapes' (runs since 2026-12-04)
-            im = b.get(key)
-            if isinstance(im, dict) and "peak_bytes" in im:
-                pk, cl = im["peak_bytes"], f", {im['classes']} classes" if im.get("classes") else ""
-                out += [f"**Inference memory**, scales {{{', '.join(f'{x:g}' for x in im['scales'])}}} at {'x'.join(map(str, im['size']))}{cl}: "
-                        + ", ".join(f"{k} {v / 2**20:.0f} MiB" for k, v in pk.items())
-                        + f"; streaming / single 2.0 = **{im['streaming_over_single2']:.2f}** (target ≤ 1.3), hold / single 2.0 = {im['hold_over_single2']:.2f}.", ""]
-            elif im: out += [f"**Inference memory**{' at 1024x2048' if key.endswith('large') else ''}: {_status(im)}", ""]
-    sh = res.get("shipped")
-    if isinstance(sh, dict) and isinstance(sh.get("models"), dict):
-        rows = []
-        for name, m in sh["models"].items():
-            t = m.get("train") or {}
-            ev = "; ".join(f"{{{', '.join(f'{x:g}' for x in e['scales'])}}}{' ' + e['merge'] if e['merge'] != 'attention' else ''}"
-                           f"{' flip' if e['flip'] else ''} **{100 * e['miou']:.1f}%**" for e in m.get("evals", []) if e.get("status") == "ok")
-            rows.append([name, _status(m), _f(t.get("iterations"), "d"), _f(t.get("epochs"), ".1f"), _f(m.get("train_wall_s"), ".0f"), ev or "–"])
-        out += ["**Shipped models** (CamVid val mIoU, %):", ""] + markdown_table(["model", "status", "iterations", "epochs", "train s", "val mIoU"], rows, right=True) + [""]
-        shr = sh.get("sharing") or {}
-        if shr.get("slowdown"):     # --parallel: each model's training step beside the others over its step alone
-            out += [f"Trained side by side ({shr['together']} at once): each step took "
-                    + ", ".join(f"{r['slowdown']:.2f}x ({n})" for n, r in shr["models"].items())
-                    + f" its step alone (the bench's step and a batch's feed, {shr['alone_from']}); mean **{shr['slowdown']:.2f}x**"
-                    + (f" (below {shr['together']}: sharing the GPU gained)." if shr["slowdown"] < shr["together"] else
-                       f" (not below {shr['together']}: sharing gained nothing over one at a time)."), ""]
-    sk = res.get("skipped") or []
-    if sk: out += [f"**Skipped** ({len(sk)}): " + "; ".join(f"{w['what']} ({w['why'].removeprefix('skipped: ')})" for w in sk) + "."]
-    return "\n".join(out).strip() + "\n"

@@ -43,7 +43,7 @@ def test_train_compile_mode_reaches_torch_compile(tmp_path, monkeypatch):
     """`train --compile --compile-mode M` compiles the model and the loss with mode M. torch.compile is replaced by a recorder
     here: the real thing (inductor) took 3.5 min for a 2-iteration CPU run of the sample with reduce-overhead, which
     trained and validated (2026-12-04). Compiled runs log deep_dead through the watch's eager look (05_train), so
-    tools/device/verify can judge them. A mode torch.compile has not got is refused when the config is made."""
+    tools/device/keep --check can judge them. A mode torch.compile has not got is refused when the config is made."""
     import scaleattn_nb.train as T
     seen = []
     monkeypatch.setattr(torch, "compile", lambda f, mode=None, **kw: (seen.append(mode), f)[1])
