@@ -451,9 +451,6 @@ def sync_buffers(model: torch.nn.Module) -> None:
     if dist_info()[1] > 1:
         for b in model.buffers(): dist.broadcast(b, 0)
 
-def _log(path: Path, rec: dict) -> None:
-    with open(path, "a") as f: f.write(json.dumps(rec) + "\n")
-
 def _resume(cfg: TrainConfig, last_path: Path, core, opt, sched, scaler, plan: BudgetPlan, rank: int) -> tuple[int, float, dict]:
     "Load `last_path` into the model, optimiser, scheduler, scaler, RNGs and the budget plan; returns (iteration, best mIoU, its progress record)."
     ck = torch.load(last_path, map_location="cpu", weights_only=True)
@@ -608,7 +605,8 @@ class _Run:
 
     def log(self, rec: dict) -> None:
         "Append `rec` to the run's log, metrics.jsonl (rank 0 only)."
-        if self.rank == 0: _log(self.log_path, rec)
+        if self.rank == 0:
+            with open(self.log_path, "a") as f: f.write(json.dumps(rec) + "\n")
 
     def progress(self) -> dict:
         "The record of how far the run is, kept in every checkpoint."
