@@ -22,11 +22,12 @@ from .metrics import ConfusionMatrix, dist_info
 from .infer import evaluate
 
 # %% auto #0
-__all__ = ['AMP_MODES', 'COMPILE_MODES', 'WIDTH_FIELDS', 'MODEL_OPTIONS', 'MODEL_FIELDS', 'DEAD_WARN', 'PROBE_SKIP',
-           'PROBE_STEPS', 'PROBE_VAL_IMAGES', 'STAGE_KEYS', 'opt', 'TrainConfig', 'pick_device', 'amp_dtype',
+__all__ = ['AMP_MODES', 'COMPILE_MODES', 'WIDTH_FIELDS', 'MODEL_OPTIONS', 'MODEL_FIELDS', 'PROBE_SKIP', 'PROBE_STEPS',
+           'PROBE_VAL_IMAGES', 'DEAD_WARN', 'STAGE_KEYS', 'opt', 'TrainConfig', 'pick_device', 'amp_dtype',
            'broadcast_object', 'init_distributed', 'param_groups', 'poly_lambda', 'plan_iterations', 'revise_plan',
-           'set_train_mode', 'warn_unseen_taps', 'constant_channels', 'DeepFeatureWatch', 'NonFiniteLossError',
-           'sync_buffers', 'stage_chain', 'start_from', 'train', 'config_from_args', 'run_train']
+           'BudgetPlan', 'set_train_mode', 'warn_unseen_taps', 'constant_channels', 'DeepFeatureWatch',
+           'NonFiniteLossError', 'FiniteLossGuard', 'sync_buffers', 'stage_chain', 'start_from', 'train',
+           'config_from_args', 'run_train']
 
 # %% ../nbs/05_train.ipynb #0e398718
 AMP_MODES = ("auto", "bf16", "fp16", "off")
@@ -224,6 +225,78 @@ def revise_plan(total: int, done: int, fits: int, fits_safe: int) -> int:
     if fits_safe > total: return fits_safe
     return total
 
+# %% ../nbs/05_train.ipynb #f2ad3d04
+PROBE_SKIP, PROBE_STEPS, PROBE_VAL_IMAGES = 2, 5, 4   # budget planning: steps not timed (warm-up), steps timed, val images timed
+
+class BudgetPlan:
+    """A run's iteration count and the learning-rate curve that ends there. Without `cfg.budget` the count is `cfg.iters` (else
+    `cfg.epochs` epochs of `iters_per_epoch`); with it, `total` is None until `plan` fixes it from the measured costs — the time
+    of a step (`time_step`), of a validation (`val_s`, counted when the run `validates`) and of a checkpoint write (`save_s`) —
+    and `revise` moves it at epoch ends from the last epoch's steps. `lr_factor` is `poly_lambda`'s curve to the planned end,
+    going on from `anchor` (iteration, multiplier) where a revision moved that end."""
+    def __init__(self, cfg: TrainConfig, iters_per_epoch: int, validates: bool = True):
+        self.cfg, self.ipe, self.validates = cfg, iters_per_epoch, validates
+        self.budget_s = cfg.budget * 60 if cfg.budget else None
+        self.total = None if self.budget_s else (cfg.iters or cfg.epochs * iters_per_epoch)
+        self.replans, self.anchor = 0, (0, 1.0)
+        self.val_s = self.save_s = self.step_t = 0.0                  # measured: a validation, a save, the timed steps in all
+        self.step_n, self.recent = 0, collections.deque(maxlen=max(PROBE_STEPS, iters_per_epoch))   # the last epoch's steps
+        self.probe_s = min(60.0, 0.02 * self.budget_s) if self.budget_s else 0.0
+
+    @property
+    def end(self) -> int:
+        "The planned count; unbounded while a budget's count is still to be planned."
+        return self.total if self.total is not None else 2**62
+
+    def lr_factor(self, t: int) -> float:
+        "The learning-rate multiplier at iteration `t`."
+        return poly_lambda(self.end, self.cfg.poly_power, self.cfg.warmup_iters, *self.anchor)(t)
+
+    def restore(self, progress: dict) -> None:
+        "Take up a checkpoint's `progress` record: the costs measured before and, in a budget run, the plan and its curve."
+        self.val_s, self.save_s = float(progress.get("val_s", 0.0)), float(progress.get("save_s", 0.0))
+        if self.budget_s and progress.get("iterations_planned"):
+            self.total, self.replans = int(progress["iterations_planned"]), progress.get("replans", 0)
+            self.anchor = tuple(progress.get("lr_anchor", (0, 1.0)))
+
+    def time_step(self, steps_run: int, seconds: float) -> None:
+        "Count a step of `seconds`, the `steps_run`-th of this process; the first PROBE_SKIP are not timed."
+        if steps_run > PROBE_SKIP:
+            self.step_t += seconds; self.step_n += 1; self.recent.append(seconds)
+
+    def probed(self) -> bool:
+        "Whether a budget's count is still to be planned and enough steps are timed (rank 0's answer, on every rank)."
+        return self.total is None and self.step_n >= PROBE_STEPS and broadcast_object(self.step_t >= self.probe_s)
+
+    def due(self, done: int) -> bool:
+        "Whether a budget run's plan is to be revised at an epoch end after `done` iterations."
+        return bool(self.budget_s) and self.total is not None and done < self.total and len(self.recent) >= PROBE_STEPS
+
+    def fits(self, elapsed_s: float, done: int, step_s: float, margin: float) -> int:
+        "`plan_iterations` for this run, `elapsed_s` seconds and `done` iterations in."
+        return plan_iterations(self.budget_s, elapsed_s, done, step_s, self.ipe, self.val_s if self.validates else 0.0,
+                               self.cfg.val_every, self.save_s, self.cfg.checkpoint_every, margin=margin)
+
+    def plan(self, elapsed_s: float, done: int) -> dict:
+        "Fix the count from the mean of the steps timed so far, 5% of the budget kept free; returns the record for the log."
+        step_s = self.step_t / self.step_n
+        return self._fix(max(self.fits(elapsed_s, done, step_s, 0.05), done), elapsed_s, done, step_s)
+
+    def revise(self, elapsed_s: float, done: int) -> dict:
+        "Move the count by `revise_plan` at the speed of the last epoch's steps; returns the record for the log."
+        step_s = sum(self.recent) / len(self.recent)
+        fits = lambda margin: self.fits(elapsed_s, done, step_s, margin)
+        return self._fix(revise_plan(self.total, done, fits(0.02), fits(0.05)), elapsed_s, done, step_s)
+
+    def _fix(self, n: int, elapsed_s: float, done: int, step_s: float) -> dict:
+        n = broadcast_object(n)                      # timings differ between ranks; plans must not
+        if self.total is not None and n != self.total:
+            self.replans += 1
+            if done >= self.cfg.warmup_iters:     # the curve goes on from the multiplier it has now: no jump in the learning rate
+                self.anchor = (done, self.lr_factor(done))
+        self.total = n
+        return dict(iteration=done, plan=n, step_s=step_s, val_s=self.val_s, save_s=self.save_s, budget_s=self.budget_s, wall_s=elapsed_s)
+
 # %% ../nbs/05_train.ipynb #a1e7696a
 def _rng_state() -> dict:
     "torch, CUDA, Python and NumPy generator states as tensors and plain numbers (loadable with weights_only=True)."
@@ -296,11 +369,13 @@ def _deepest(out):
 
 class DeepFeatureWatch:
     """A forward hook on `model.trunk.encoder` that keeps its deepest output of the last forward; `dead()` is the share of its
-    channels that are constant. `eager=True` (compiled training): no hook; `look(x)` runs the encoder alone on `x` and keeps that."""
+    channels that are constant. `eager=True` (compiled training): no hook; `look(x)` runs the encoder alone on `x` and keeps that.
+    `report` is what a training step logs, with a warning the first time the share is high."""
     def __init__(self, model: torch.nn.Module, eager: bool = False):
         enc = getattr(getattr(model, "trunk", None), "encoder", None)
         self.enc = enc if isinstance(enc, torch.nn.Module) else None
         self.last, self.handle = None, (self.enc.register_forward_hook(self._hook) if self.enc is not None and not eager else None)
+        self.eager, self.warned = eager, False
 
     def _hook(self, module, inputs, out): self.last = _deepest(out)
 
@@ -321,26 +396,62 @@ class DeepFeatureWatch:
         t = self.last
         return None if t is None else constant_channels(t).float().mean().item()
 
+    def report(self, x: torch.Tensor, it: int, log_name: str) -> float | None:
+        """`dead()` at a logged step `it` of training on the batch `x` (`look(x)` when eager); the first time it is over DEAD_WARN,
+        a warning with the way out (`log_name`: the log that records the share as deep_dead)."""
+        dead = self.look(x) if self.eager else self.dead()
+        if dead is not None and dead > DEAD_WARN and not self.warned:
+            self.warned = True
+            warnings.warn(f"at iteration {it}, {dead:.0%} of the {self.last.shape[1]} channels of the encoder's deepest features "
+                          f"are constant over the batch (dead ReLUs; deep_dead in {log_name}): the context module reads no "
+                          "image content from them, and few come back. Lower --lr (Chen et al. train at 0.001, the "
+                          "classifier at 10x) or --head-lr-mult, or warm up for longer (--warmup-iters)", stacklevel=2)
+        return dead
+
     def close(self):
         "Remove the hook and drop the kept tensor."
         if self.handle is not None: self.handle.remove()
         self.handle = self.last = None
 
-# %% ../nbs/05_train.ipynb #946791c7
+# %% ../nbs/05_train.ipynb #76eaec90
 class NonFiniteLossError(RuntimeError):
     "The loss became NaN or infinite; the last good checkpoint is kept."
 
+def _flag_on_host(finite: torch.Tensor) -> tuple:
+    "(flag, event): a CUDA flag copied to pinned host memory without waiting, and an event that marks the copy; else (flag, None)."
+    if finite.device.type != "cuda": return finite, None
+    host = torch.empty(finite.shape, dtype=finite.dtype, pin_memory=True); host.copy_(finite, non_blocking=True)
+    ev = torch.cuda.Event(); ev.record(); return host, ev
+
+class FiniteLossGuard:
+    """Stops a run at the first loss that is not finite on some rank: `watch` keeps a step's flag (reduced over `world` ranks),
+    `check` reads it one step late and raises `NonFiniteLossError`, naming `last_path`, the last good checkpoint."""
+    def __init__(self, last_path, world: int = 1):
+        self.last_path, self.world, self.pending = Path(last_path), world, None
+
+    def watch(self, loss: torch.Tensor, it: int, epoch: int) -> None:
+        "Keep whether `loss`, the loss of iteration `it` in `epoch`, is finite on every rank (each rank joins the reduction)."
+        finite = torch.isfinite(loss.detach()).all().int()
+        if self.world > 1: dist.all_reduce(finite, op=dist.ReduceOp.MIN)   # every rank stops at the same step
+        self.pending = (*_flag_on_host(finite), loss.detach(), it, epoch)
+
+    def check(self) -> None:
+        "Raise `NonFiniteLossError` if the loss last watched was not finite; forget it otherwise."
+        if self.pending is None: return
+        flag, event, loss, it, epoch = self.pending
+        if event is not None: event.synchronize()
+        if not bool(flag):
+            raise NonFiniteLossError(f"loss is {loss.item()} at iteration {it} (epoch {epoch}); stopping. "
+                                     f"The last good checkpoint is kept at {self.last_path}. Try a lower --lr or --amp off.")
+        self.pending = None
+
+# %% ../nbs/05_train.ipynb #946791c7
 def sync_buffers(model: torch.nn.Module) -> None:
     "Copy rank 0's buffers (BatchNorm running statistics) to every rank: without SyncBatchNorm (CPU) each rank keeps its own."
     if dist_info()[1] > 1:
         for b in model.buffers(): dist.broadcast(b, 0)
 
-def _log(path: Path, rec: dict) -> None:
-    with open(path, "a") as f: f.write(json.dumps(rec) + "\n")
-
-PROBE_SKIP, PROBE_STEPS, PROBE_VAL_IMAGES = 2, 5, 4   # budget planning: steps not timed (warm-up), steps timed, val images timed
-
-def _resume(cfg: TrainConfig, last_path: Path, core, opt, sched, scaler, plan: dict, budget_s, rank: int) -> tuple[int, float, dict]:
+def _resume(cfg: TrainConfig, last_path: Path, core, opt, sched, scaler, plan: BudgetPlan, rank: int) -> tuple[int, float, dict]:
     "Load `last_path` into the model, optimiser, scheduler, scaler, RNGs and the budget plan; returns (iteration, best mIoU, its progress record)."
     ck = torch.load(last_path, map_location="cpu", weights_only=True)
     saved, now = ck["extra"].get("train_config") or {}, cfg.to_dict()
@@ -351,9 +462,8 @@ def _resume(cfg: TrainConfig, last_path: Path, core, opt, sched, scaler, plan: d
     opt.load_state_dict(ex["optimizer"]); sched.load_state_dict(ex["scheduler"]); scaler.load_state_dict(ex["scaler"])
     it, best = int(ex["iteration"]), float(ex["best_miou"]); _set_rng_state(ex["rng"])
     prog = ex.get("progress") or {}
-    if budget_s and prog.get("iterations_planned"): plan.update(total=int(prog["iterations_planned"]), replans=prog.get("replans", 0),
-                                                                anchor=tuple(prog.get("lr_anchor", (0, 1.0))))
-    if rank == 0: print(f"resumed from {last_path} at iteration {it}/{plan['total'] or '(budget: to be planned)'}")
+    plan.restore(prog)
+    if rank == 0: print(f"resumed from {last_path} at iteration {it}/{plan.total or '(budget: to be planned)'}")
     return it, best, prog
 
 STAGE_KEYS = ("iterations_done", "epochs", "images_seen", "wall_s", "device")   # what the chain keeps of each stage
@@ -371,54 +481,181 @@ def start_from(model: torch.nn.Module, checkpoint) -> list[dict]:
     A model of other options is refused (`models.load_checkpoint`); an aux head the file leaves out keeps its fresh weights."""
     return stage_chain(load_checkpoint(model, checkpoint), checkpoint)
 
-def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Module | None = None) -> dict:
-    """Train according to `cfg`; returns a summary (best mIoU, iterations planned and done, whether the schedule finished, images
-    seen, wall time, device, cache, paths, and the trained `model`). `loss_fn`/`model` override the built ones."""
-    t_start = time.perf_counter()
-    device = pick_device(cfg.device)
-    rank, world = init_distributed(device)
-    out = Path(cfg.out)
-    if rank == 0: ensure_writable_dir(out)
-    last_path, best_path, log_path = out / "last.pt", out / "best.pt", out / "metrics.jsonl"
-    if cfg.resume and not last_path.exists():
-        raise ValueError(f"--resume given but there is no checkpoint at {last_path}")
-    torch.manual_seed(cfg.seed); random.seed(cfg.seed); np.random.seed(cfg.seed)
-    if cfg.deterministic and device.type == "cpu": torch.use_deterministic_algorithms(True, warn_only=True)
+# %% ../nbs/05_train.ipynb #2cf6f0da
+@dataclass(eq=False, repr=False)
+class _Run:
+    "What the parts of one training run share: its model and optimiser, how far it is, its plan, guard, watch and files."
+    cfg: TrainConfig
+    core: torch.nn.Module               # the model itself: checkpoints, validation and the watch read it
+    model: Callable                     # what a step calls: the model, or its DDP wrapper, or their compiled version
+    loss_fn: Callable
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler
+    dtype: torch.dtype | None
+    feeder: object
+    val_ds: object
+    plan: BudgetPlan
+    stages: list
+    device: torch.device
+    rank: int
+    world: int
+    it: int
+    best: float
+    wall: Callable[[], float]           # seconds of training so far, the processes before a resume included
 
-    num_classes = get_dataset(cfg.dataset, cfg.root, cfg.train_split).num_classes   # lists files only
-    if model is None:
-        model = create_model(cfg.method, encoder=cfg.encoder, decoder=cfg.decoder, classes=num_classes,
-                             train_scales=cfg.train_scales, weights=None if cfg.init else cfg.weights, output_stride=cfg.output_stride,
-                             **cfg.model_options(), **(dict(aux=False) if cfg.aux_weight == 0 else {}))  # no loss: no aux head
-    core = model
-    stages = start_from(core, cfg.init) if cfg.init else []     # a new stage: the earlier stages' weights and their record
-    if rank == 0: warn_unseen_taps(core, cfg.crop_size)
-    mean, std = getattr(core, "input_mean"), getattr(core, "input_std")
-    train_ds = get_dataset(cfg.dataset, cfg.root, cfg.train_split)
+    def __post_init__(self):
+        out, self.ipe = Path(self.cfg.out), self.feeder.iters_per_epoch
+        self.last_path, self.best_path, self.log_path = out / "last.pt", out / "best.pt", out / "metrics.jsonl"
+        self.dev_name, self.guard = _device_name(self.device), FiniteLossGuard(self.last_path, self.world)
+        self.watch = DeepFeatureWatch(self.core, eager=self.cfg.compile)     # deep_dead in the log (see above)
+        self.bar = tqdm(total=self.plan.total, initial=self.it, desc="train", disable=self.rank != 0 or not self.cfg.progress,
+                        dynamic_ncols=True)
+        self.t0, self.seen, self.it0 = time.perf_counter(), 0, self.it
+
+    def step(self, x: torch.Tensor, y: torch.Tensor, epoch: int) -> tuple[torch.Tensor, dict]:
+        "One optimisation step on the batch (x, y); returns the loss and its parts."
+        self.guard.check()          # the previous step's flag, before this step's forward: its backward may still be running
+        with torch.autocast(self.device.type, dtype=self.dtype or torch.float32, enabled=self.dtype is not None):
+            loss, parts = self.loss_fn(self.model(x), y)
+        self.guard.watch(loss, self.it, epoch)
+        self.opt.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward(); self.scaler.step(self.opt); self.scaler.update(); self.sched.step()
+        self.it += 1; self.seen += x.shape[0] * self.world
+        return loss, parts
+
+    def epoch(self) -> None:
+        "Train to the end of the epoch the run is in (or of the plan), then `epoch_end` there."
+        epoch, start = divmod(self.it, self.ipe)
+        t_last = time.perf_counter()    # each step's time runs from the previous step's end: loading included, validation not
+        for x, y in self.feeder.epoch(epoch, start):
+            loss, parts = self.step(x, y, epoch)
+            now = time.perf_counter()
+            self.plan.time_step(self.it - self.it0, now - t_last)   # warm-up steps (compilation, autotuning) are not timed
+            self.bar.update(1)
+            if self.it % 10 == 0 or self.it == self.plan.total:    # loss.item() waits for the device: every 10th step only
+                self.log_step(loss, parts, x, epoch, self.seen / (now - self.t0))
+            if self.cfg.checkpoint_every and self.it % self.cfg.checkpoint_every == 0: self.save_last()
+            if self.plan.probed(): self.plan_budget()             # budget: the step time is known, fix the count
+            t_last = time.perf_counter()
+            if self.it >= self.plan.end or self.it % self.ipe == 0: break
+        if self.it % self.ipe == 0 or self.it >= self.plan.end: self.epoch_end()
+
+    def epoch_end(self) -> None:
+        "Validate (every `val_every` epochs and at the end), keep the best model, revise a budget's plan, write `last.pt`."
+        ep = (self.it - 1) // self.ipe
+        if self.val_ds is not None and ((ep + 1) % self.cfg.val_every == 0 or self.it >= self.plan.end):
+            miou, self.plan.val_s = self.validate(self.val_ds)
+            if self.rank == 0:
+                self.log(dict(iteration=self.it, epoch=ep, val_miou=miou))
+                self.bar.write(f"epoch {ep}: val mIoU {miou:.4f}")
+                if miou > self.best:
+                    self.best = miou
+                    save_checkpoint(self.core, self.best_path, val_miou=miou, iteration=self.it, train_config=self.cfg.to_dict(),
+                                    progress=self.progress())
+        if self.plan.due(self.it):        # slower or faster than planned? move the curve's end
+            self.log_plan(self.plan.revise(self.wall(), self.it))
+        self.save_last()
+
+    def validate(self, ds) -> tuple[float, float]:
+        "(mIoU, seconds) of a validation over `ds`; the model's BatchNorm statistics are rank 0's."
+        self.guard.check()
+        t = time.perf_counter()
+        sync_buffers(self.core)
+        miou = evaluate(self.core, ds, device=self.device, amp=self.dtype, progress=False)["miou"]
+        set_train_mode(self.core, self.cfg.freeze_bn)
+        return float("nan") if miou is None else miou, time.perf_counter() - t
+
+    def save_last(self) -> None:
+        "Write the whole training state to `last.pt` (rank 0), once the last step's loss is known to be finite."
+        self.guard.check()
+        if self.rank == 0:
+            save_checkpoint(self.core, self.last_path, optimizer=self.opt.state_dict(), scheduler=self.sched.state_dict(),
+                            scaler=self.scaler.state_dict(), iteration=self.it, best_miou=self.best, rng=_rng_state(),
+                            train_config=self.cfg.to_dict(), progress=self.progress())
+
+    def plan_budget(self) -> None:
+        "A budget run's first plan: time a validation on a few images and a checkpoint write, then fix the count."
+        if self.val_ds is not None:
+            # one image untimed first: the first pass at evaluation shapes pays one-off costs (cuDNN/kernel selection,
+            # allocator growth), which scaled by len(val_ds) / k once made an H200 plan 131 s for a 2 s validation and no steps
+            self.validate(torch.utils.data.Subset(self.val_ds, range(1)))
+            n, k = len(self.val_ds), min(len(self.val_ds) - 1, PROBE_VAL_IMAGES)
+            if k > 0: self.plan.val_s = self.validate(torch.utils.data.Subset(self.val_ds, range(1, 1 + k)))[1] * n / k
+        t = time.perf_counter(); self.save_last(); self.plan.save_s = time.perf_counter() - t
+        rec = self.log_plan(self.plan.plan(self.wall(), self.it))
+        if self.rank == 0 and rec["plan"] - rec["iteration"] < self.ipe:
+            warnings.warn(f"the budget of {self.cfg.budget} min leaves room for {rec['plan'] - rec['iteration']} more iterations "
+                          f"(less than an epoch of {self.ipe})")
+
+    def log_plan(self, rec: dict) -> dict:
+        "Log a plan's record (rank 0) and show its count on the progress bar."
+        self.log(rec)
+        self.bar.total = self.plan.total; self.bar.refresh()
+        return rec
+
+    def log_step(self, loss: torch.Tensor, parts: dict, x: torch.Tensor, epoch: int, images_per_s: float) -> None:
+        "The progress bar's figures, and the log's record of the step just taken on the batch `x`, with `deep_dead` where known."
+        lr = self.sched.get_last_lr()[0]
+        self.bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr:.2e}", img_s=f"{images_per_s:.1f}")
+        if self.rank == 0:
+            dead = self.watch.report(x, self.it, self.log_path.name)
+            self.log(dict(iteration=self.it, epoch=epoch, loss=loss.item(), lr=lr, images_per_s=images_per_s,
+                          **{k: float(v) for k, v in parts.items()}, **({} if dead is None else dict(deep_dead=dead))))
+
+    def log(self, rec: dict) -> None:
+        "Append `rec` to the run's log, metrics.jsonl (rank 0 only)."
+        if self.rank == 0:
+            with open(self.log_path, "a") as f: f.write(json.dumps(rec) + "\n")
+
+    def progress(self) -> dict:
+        "The record of how far the run is, kept in every checkpoint."
+        it, plan, stages, bs = self.it, self.plan, self.stages, max(1, self.cfg.batch_size // self.world)
+        return dict(iterations_planned=plan.total, iterations_done=it, images_seen=it * bs * self.world, epochs=round(it / self.ipe, 3),
+                    wall_s=round(self.wall(), 1), device=self.dev_name, world_size=self.world, cache=self.feeder.cache,
+                    budget_min=self.cfg.budget, replans=plan.replans, finished=plan.total is not None and it >= plan.total,
+                    val_s=round(plan.val_s, 2), save_s=round(plan.save_s, 3), lr_anchor=list(plan.anchor), stages=stages,
+                    epochs_all_stages=round(sum(s.get("epochs") or 0 for s in stages) + it / self.ipe, 3))
+
+    def close(self) -> None:
+        "Close the progress bar and remove the watch's hook."
+        self.bar.close(); self.watch.close()
+
+    def summary(self) -> dict:
+        "What `train` returns."
+        p = self.progress()
+        return dict(iterations=self.it, planned=p["iterations_planned"], replans=p["replans"], finished=p["finished"],
+                    best_miou=self.best, images_seen=p["images_seen"], epochs=p["epochs"], wall_s=p["wall_s"], device=self.dev_name,
+                    cache=self.feeder.cache, last=str(self.last_path), best=str(self.best_path) if self.best_path.exists() else None,
+                    log=str(self.log_path), model=self.core)
+
+# %% ../nbs/05_train.ipynb #1dd50efe
+def _build_model(cfg: TrainConfig, num_classes: int) -> torch.nn.Module:
+    "The model `cfg` describes; without an aux loss (aux_weight 0) it has no aux head."
+    return create_model(cfg.method, encoder=cfg.encoder, decoder=cfg.decoder, classes=num_classes, train_scales=cfg.train_scales,
+                        weights=None if cfg.init else cfg.weights, output_stride=cfg.output_stride, **cfg.model_options(),
+                        **(dict(aux=False) if cfg.aux_weight == 0 else {}))
+
+def _build_data(cfg: TrainConfig, model: torch.nn.Module, train_ds, device: torch.device, rank: int, world: int) -> tuple:
+    "(validation set or None, training feeder), both normalised with the model's input mean and std."
+    mean, std = getattr(model, "input_mean"), getattr(model, "input_std")
     val_ds = (get_dataset(cfg.dataset, cfg.root, cfg.val_split, transform=eval_transforms(mean=mean, std=std))
               if cfg.val_split else None)
-    per_rank_bs = max(1, cfg.batch_size // world)
-    feeder = make_feeder(train_ds, train_transforms(cfg.crop_size, cfg.scale_range, mean=mean, std=std), per_rank_bs, device,
-                         cfg.cache, cfg.seed, rank, world, cfg.workers, cfg.class_uniform, cfg.pseudo_root, cfg.pseudo_prob,
-                         out / "class_centroids.json", channels_last=cfg.channels_last, progress=cfg.progress and rank == 0)
-    ipe = feeder.iters_per_epoch
-    budget_s = cfg.budget * 60 if cfg.budget else None
-    plan = dict(total=None if budget_s else (cfg.iters or cfg.epochs * ipe), replans=0,   # total None: to be measured
-                anchor=(0, 1.0))       # (iteration, LR multiplier) where a re-planned curve starts (poly_lambda's start)
-    total = lambda: plan["total"] if plan["total"] is not None else 2**62
+    feeder = make_feeder(train_ds, train_transforms(cfg.crop_size, cfg.scale_range, mean=mean, std=std), max(1, cfg.batch_size // world),
+                         device, cfg.cache, cfg.seed, rank, world, cfg.workers, cfg.class_uniform, cfg.pseudo_root, cfg.pseudo_prob,
+                         Path(cfg.out) / "class_centroids.json", channels_last=cfg.channels_last, progress=cfg.progress and rank == 0)
+    return val_ds, feeder
 
-    model.to(device)
-    if device.type == "cuda" and cfg.channels_last: model.to(memory_format=torch.channels_last)
+def _optimiser(cfg: TrainConfig, model: torch.nn.Module, plan: BudgetPlan, device: torch.device) -> tuple:
+    "(SGD, its poly schedule along `plan`'s curve, the gradient scaler, the autocast dtype)."
     opt = torch.optim.SGD(param_groups(model, cfg.lr, cfg.head_lr_mult, cfg.weight_decay), lr=cfg.lr, momentum=cfg.momentum)
-    lr_factor = lambda t: poly_lambda(total(), cfg.poly_power, cfg.warmup_iters, *plan["anchor"])(t)   # the plan's curve
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
+    # a lambda, not the bound method: LambdaLR's state_dict keeps the attributes of a callable that is not a plain function
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: plan.lr_factor(t))
     dtype = amp_dtype(cfg.amp, device)
-    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
-    loss_fn = loss_fn or build_loss(cfg.method, train_ds.num_classes, **{k: v for k, v in dict(
-        loss=cfg.loss, aux_weight=cfg.aux_weight, scale_weight=cfg.scale_weight).items() if v is not None})
+    return opt, sched, torch.amp.GradScaler(device.type, enabled=dtype == torch.float16), dtype
 
-    it, best, before = _resume(cfg, last_path, core, opt, sched, scaler, plan, budget_s, rank) if cfg.resume else (0, -1.0, {})
-    wall_before = float(before.get("wall_s", 0.0))
+def _step_callables(cfg: TrainConfig, model: torch.nn.Module, loss_fn: Callable, device: torch.device, world: int) -> tuple:
+    "(model, loss) as a training step calls them: under torchrun the model in DDP, with `cfg.compile` both compiled."
     if world > 1:
         if device.type == "cuda": model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         # a parameter a step leaves without a gradient stops DDP at its second step: the attention head of a hierarchical
@@ -430,147 +667,48 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
     # many small kernels (the GPU's bottleneck at these sizes: 20_bench) become fewer, fused ones (--compile-mode
     # reduce-overhead: replayed as CUDA graphs); validation stays eager
     mode = None if cfg.compile_mode == "default" else cfg.compile_mode
-    step_model, step_loss = (torch.compile(model, mode=mode), torch.compile(loss_fn, mode=mode)) if cfg.compile else (model, loss_fn)
-    dev_name = _device_name(device)
-    wall = lambda: wall_before + time.perf_counter() - t_start
+    return (torch.compile(model, mode=mode), torch.compile(loss_fn, mode=mode)) if cfg.compile else (model, loss_fn)
 
-    def progress() -> dict:
-        return dict(iterations_planned=plan["total"], iterations_done=it, images_seen=it * per_rank_bs * world,
-                    epochs=round(it / ipe, 3), wall_s=round(wall(), 1), device=dev_name, world_size=world, cache=feeder.cache,
-                    budget_min=cfg.budget, replans=plan["replans"], finished=plan["total"] is not None and it >= plan["total"],
-                    val_s=round(costs["val_s"], 2), save_s=round(costs["save_s"], 3), lr_anchor=list(plan["anchor"]), stages=stages,
-                    epochs_all_stages=round(sum(s.get("epochs") or 0 for s in stages) + it / ipe, 3))
+def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Module | None = None) -> dict:
+    """Train according to `cfg`; returns a summary (best mIoU, iterations planned and done, whether the schedule finished, images
+    seen, wall time, device, cache, paths, and the trained `model`). `loss_fn`/`model` override the built ones."""
+    t_start = time.perf_counter()
+    device = pick_device(cfg.device)
+    rank, world = init_distributed(device)
+    out = Path(cfg.out)
+    if rank == 0: ensure_writable_dir(out)
+    if cfg.resume and not (out / "last.pt").exists():
+        raise ValueError(f"--resume given but there is no checkpoint at {out / 'last.pt'}")
+    torch.manual_seed(cfg.seed); random.seed(cfg.seed); np.random.seed(cfg.seed)
+    if cfg.deterministic and device.type == "cpu": torch.use_deterministic_algorithms(True, warn_only=True)
 
-    # the last step's (all ranks') "loss is finite" flag, read one step late: on CUDA it is copied to the host right after the
-    # forward and an event marks the copy, so reading it waits for that copy only, not for the backward and optimizer step
-    # queued behind it (`bool(flag)` on the device tensor would drain the whole queue, every step)
-    pending = []
-    def flag_on_host(finite):
-        if finite.device.type != "cuda": return finite, None
-        host = torch.empty(finite.shape, dtype=finite.dtype, pin_memory=True); host.copy_(finite, non_blocking=True)
-        ev = torch.cuda.Event(); ev.record(); return host, ev
-    def check_finite():
-        "Raise NonFiniteLossError if the last step's loss was not finite (on any rank); called before anything is saved or validated."
-        if pending and pending[0][1] is not None: pending[0][1].synchronize()
-        if pending and not bool(pending[0][0]):
-            _, _, loss, at, ep = pending[0]
-            bar.close()
-            if watch is not None: watch.close()
-            raise NonFiniteLossError(f"loss is {loss.item()} at iteration {at} (epoch {ep}); stopping. "
-                                     f"The last good checkpoint is kept at {last_path}. Try a lower --lr or --amp off.")
-        pending.clear()
+    train_ds = get_dataset(cfg.dataset, cfg.root, cfg.train_split)                  # lists files only
+    core = _build_model(cfg, train_ds.num_classes) if model is None else model
+    stages = start_from(core, cfg.init) if cfg.init else []     # a new stage: the earlier stages' weights and their record
+    if rank == 0: warn_unseen_taps(core, cfg.crop_size)
+    val_ds, feeder = _build_data(cfg, core, train_ds, device, rank, world)
+    plan = BudgetPlan(cfg, feeder.iters_per_epoch, validates=val_ds is not None)
 
-    def save_last():
-        check_finite()
-        if rank == 0:
-            save_checkpoint(core, last_path, optimizer=opt.state_dict(), scheduler=sched.state_dict(),
-                            scaler=scaler.state_dict(), iteration=it, best_miou=best, rng=_rng_state(),
-                            train_config=cfg.to_dict(), progress=progress())
-
-    def run_validation(ds) -> tuple[float, float]:
-        "(mIoU, seconds) of a validation over `ds`."
-        check_finite()
-        t = time.perf_counter()
-        sync_buffers(core)
-        miou = evaluate(core, ds, device=device, amp=dtype, progress=False)["miou"]
-        set_train_mode(core, cfg.freeze_bn)
-        return float("nan") if miou is None else miou, time.perf_counter() - t
-
-    # measured: a validation, a save (a resumed run starts from the seconds measured before it), the steps after the warm-up
-    costs = dict(val_s=float(before.get("val_s", 0.0)), save_s=float(before.get("save_s", 0.0)), step_t=0.0, step_n=0)
-    recent = collections.deque(maxlen=max(PROBE_STEPS, ipe))     # the last epoch's step times: the speed the machine has now
-    def make_plan(step_s: float, revise: bool = False):
-        fits = lambda margin: plan_iterations(budget_s, wall(), it, step_s, ipe, costs["val_s"] if val_ds is not None else 0.0,
-                                              cfg.val_every, costs["save_s"], cfg.checkpoint_every, margin=margin)
-        n = revise_plan(plan["total"], it, fits(0.02), fits(0.05)) if revise else max(fits(0.05), it)
-        n = broadcast_object(n)                      # timings differ between ranks; plans must not
-        if revise and n != plan["total"]:
-            plan["replans"] += 1
-            if it >= cfg.warmup_iters:     # the curve goes on from the multiplier it has now: no jump in the learning rate
-                plan["anchor"] = (it, lr_factor(it))
-        plan["total"] = n
-        if rank == 0:
-            _log(log_path, dict(iteration=it, plan=plan["total"], step_s=step_s, val_s=costs["val_s"], save_s=costs["save_s"],
-                                budget_s=budget_s, wall_s=wall()))
-            if not revise and n - it < ipe:
-                warnings.warn(f"the budget of {cfg.budget} min leaves room for {n - it} more iterations (less than an epoch of {ipe})")
-
-    def measure_and_plan(step_s: float):
-        if val_ds is not None:
-            # one image untimed first: the first pass at evaluation shapes pays one-off costs (cuDNN/kernel selection,
-            # allocator growth), which scaled by len(val_ds) / k once made an H200 plan 131 s for a 2 s validation and no steps
-            run_validation(torch.utils.data.Subset(val_ds, range(1)))
-            k = min(len(val_ds) - 1, PROBE_VAL_IMAGES)
-            if k > 0: costs["val_s"] = run_validation(torch.utils.data.Subset(val_ds, range(1, 1 + k)))[1] * len(val_ds) / k
-        t = time.perf_counter(); save_last(); costs["save_s"] = time.perf_counter() - t
-        make_plan(step_s)
+    core.to(device)
+    if device.type == "cuda" and cfg.channels_last: core.to(memory_format=torch.channels_last)
+    opt, sched, scaler, dtype = _optimiser(cfg, core, plan, device)
+    loss_fn = loss_fn or build_loss(cfg.method, train_ds.num_classes, **{k: v for k, v in dict(
+        loss=cfg.loss, aux_weight=cfg.aux_weight, scale_weight=cfg.scale_weight).items() if v is not None})
+    it, best, before = _resume(cfg, out / "last.pt", core, opt, sched, scaler, plan, rank) if cfg.resume else (0, -1.0, {})
+    wall_before = float(before.get("wall_s", 0.0))
+    step_model, step_loss = _step_callables(cfg, core, loss_fn, device, world)
 
     set_train_mode(core, cfg.freeze_bn)
-    watch, warned_dead = DeepFeatureWatch(core, eager=cfg.compile), False   # deep_dead in the log (see above)
-    bar = tqdm(total=plan["total"], initial=it, desc="train", disable=rank != 0 or not cfg.progress, dynamic_ncols=True)
-    t0, seen, it0 = time.perf_counter(), 0, it
-    probe_s = min(60.0, 0.02 * budget_s) if budget_s else 0.0   # budget: time at least PROBE_STEPS steps and this many seconds
-    while it < total():
-        epoch, start = divmod(it, ipe)
-        t_last = time.perf_counter()    # each step's time runs from the previous step's end: loading included, validation not
-        for x, y in feeder.epoch(epoch, start):
-            check_finite()          # the previous step's flag, before this step's forward: its backward may still be running
-            with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-                o = step_model(x)
-                loss, parts = step_loss(o, y)
-            finite = torch.isfinite(loss.detach()).all().int()
-            if world > 1: dist.all_reduce(finite, op=dist.ReduceOp.MIN)   # every rank stops at the same step
-            pending.append((*flag_on_host(finite), loss.detach(), it, epoch))
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward(); scaler.step(opt); scaler.update(); sched.step()
-            it += 1; seen += x.shape[0] * world
-            now = time.perf_counter()
-            if it - it0 > PROBE_SKIP:   # warm-up steps (compilation, autotuning) do not count towards the step time
-                costs["step_t"] += now - t_last; costs["step_n"] += 1; recent.append(now - t_last)
-            ips = seen / (now - t0)
-            bar.update(1)
-            if it % 10 == 0 or it == plan["total"]:     # loss.item() waits for the device: every 10th step, not every step
-                bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{sched.get_last_lr()[0]:.2e}", img_s=f"{ips:.1f}")
-                if rank == 0:
-                    dead = watch.look(x) if cfg.compile else watch.dead()
-                    _log(log_path, dict(iteration=it, epoch=epoch, loss=loss.item(), lr=sched.get_last_lr()[0], images_per_s=ips,
-                                        **{k: float(v) for k, v in parts.items()}, **({} if dead is None else dict(deep_dead=dead))))
-                    if dead is not None and dead > DEAD_WARN and not warned_dead:
-                        warned_dead = True
-                        warnings.warn(f"at iteration {it}, {dead:.0%} of the {watch.last.shape[1]} channels of the encoder's deepest features "
-                                      f"are constant over the batch (dead ReLUs; deep_dead in {log_path.name}): the context module reads no "
-                                      "image content from them, and few come back. Lower --lr (Chen et al. train at 0.001, the "
-                                      "classifier at 10x) or --head-lr-mult, or warm up for longer (--warmup-iters)", stacklevel=2)
-            if cfg.checkpoint_every and it % cfg.checkpoint_every == 0: save_last()
-            if plan["total"] is None and costs["step_n"] >= PROBE_STEPS and broadcast_object(costs["step_t"] >= probe_s):
-                measure_and_plan(costs["step_t"] / costs["step_n"])          # budget: the step time is known, fix the count
-                bar.total = plan["total"]; bar.refresh()
-            t_last = time.perf_counter()
-            if it >= total() or it % ipe == 0: break
-        end_of_epoch = it % ipe == 0 or it >= total()
-        if end_of_epoch:
-            ep = (it - 1) // ipe
-            if val_ds is not None and ((ep + 1) % cfg.val_every == 0 or it >= total()):
-                miou, costs["val_s"] = run_validation(val_ds)
-                if rank == 0:
-                    _log(log_path, dict(iteration=it, epoch=ep, val_miou=miou))
-                    bar.write(f"epoch {ep}: val mIoU {miou:.4f}")
-                    if miou > best:
-                        best = miou
-                        save_checkpoint(core, best_path, val_miou=miou, iteration=it, train_config=cfg.to_dict(), progress=progress())
-            if budget_s and plan["total"] is not None and it < plan["total"] and len(recent) >= PROBE_STEPS:
-                make_plan(sum(recent) / len(recent), revise=True)   # slower or faster than planned? move the curve's end
-                bar.total = plan["total"]; bar.refresh()
-            save_last()
-    check_finite()
-    bar.close()
-    if watch is not None: watch.close()
+    run = _Run(cfg=cfg, core=core, model=step_model, loss_fn=step_loss, opt=opt, sched=sched, scaler=scaler, dtype=dtype,
+               feeder=feeder, val_ds=val_ds, plan=plan, stages=stages, device=device, rank=rank, world=world, it=it, best=best,
+               wall=lambda: wall_before + time.perf_counter() - t_start)
+    try:
+        while run.it < plan.end: run.epoch()
+        run.guard.check()
+    finally: run.close()
     sync_buffers(core)
     if world > 1: dist.barrier()
-    p = progress()
-    return dict(iterations=it, planned=p["iterations_planned"], replans=p["replans"], finished=p["finished"], best_miou=best, images_seen=p["images_seen"],
-                epochs=p["epochs"], wall_s=p["wall_s"], device=dev_name, cache=feeder.cache, last=str(last_path),
-                best=str(best_path) if best_path.exists() else None, log=str(log_path), model=core)
+    return run.summary()
 
 # %% ../nbs/05_train.ipynb #f2ec54c1
 import argparse, typing
