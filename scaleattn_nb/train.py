@@ -660,7 +660,7 @@ def _step_callables(cfg: TrainConfig, model: torch.nn.Module, loss_fn: Callable,
         if device.type == "cuda": model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         # a parameter a step leaves without a gradient stops DDP at its second step: the attention head of a hierarchical
         # model trained on one scale never runs, so DDP looks for such parameters there (an aux head with aux_weight 0 is not built)
-        unused = cfg.method == "hierarchical" and len(cfg.train_scales) < 2
+        unused = cfg.method == "hierarchical" and len(model.train_scales) < 2   # the scales as built (None: the default)
         model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
                                                           find_unused_parameters=unused)
     # --compile: the model's step and the loss, each one graph (neither waits for the device: 03_losses), so the launches of
