@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_infer.ipynb #40ffb343
 from __future__ import annotations
-import argparse, dataclasses, json, math, os, sys, tempfile
+import argparse, copy, dataclasses, json, math, os, sys, tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 
 from .merge import HierarchicalMerge, PoolMerge, resize_logits, resize_labels, _check_scale, MERGES, fmt_scales
-from .models import ScaleOutput, _scales_tuple, load_model, unseen_taps, PRETRAINED
+from .models import ScaleOutput, _scales_tuple, load_model, unseen_taps, PRETRAINED, save_checkpoint, export_half, _read_checkpoint
 from .fileio import atomic_write, ensure_writable_dir
 from .metrics import ConfusionMatrix, dist_info
 from .cli import command, CommandError, ListAction
@@ -94,7 +94,7 @@ class ScaleCache:
     def _merge_one(self, scales, merge, size, weights: bool, flipped: bool) -> ScaleOutput:
         per = self.run(scales, flipped)
         o = self.model.merge_scales(per, _work_size(self.model, self.size, scales), merge)
-        kind = self.model.method if merge == "attention" else merge
+        kind = self.model.merge_kind(merge)
         W = {s: _upsample_weights(w, size, kind) for s, w in o.weights.items()} if weights else {}
         # each scale's logits go from their own resolution straight to `size` (as model.merge_scales does), not via the work size
         return ScaleOutput(resize_logits(o.logits, size), LazyMap(scales, lambda s: resize_logits(per[s]["logits"], size)), W, attn=o.attn)
@@ -126,7 +126,7 @@ class ScaleCache:
 def _stream_once(cache: ScaleCache, scales, merge: str, weights: bool, flipped: bool) -> tuple[torch.Tensor, dict]:
     "One pass of the streaming merge over `scales` (sorted) of the cache's images (flipped or not): (merged logits, weights) at the image size."
     model, size = cache.model, cache.size
-    kind = model.method if merge == "attention" else merge
+    kind = model.merge_kind(merge)
     if kind == "explicit":                          # needs every scale's features at once
         out = model.merge_scales({s: cache._forward(s, flipped) for s in scales}, size)
         return out.logits, (out.weights if weights else {})
@@ -138,7 +138,7 @@ def _stream_once(cache: ScaleCache, scales, merge: str, weights: bool, flipped: 
             m.add(s, o["logits"], None if last else o["alpha"], last=last)
             del o
         return resize_logits(m.logits, size), {s: resize_logits(w, size) for s, w in m.weights.items()}
-    pool = PoolMerge("max" if kind == "max" else "average", work, keep_winner=weights)   # average / max / single
+    pool = PoolMerge(kind, work, keep_winner=weights)              # average / max / single
     for s in scales: pool.add(cache._forward(s, flipped)["logits"])
     return resize_logits(pool.logits, size), (pool.weights(scales, size) if weights else {})
 
@@ -345,9 +345,6 @@ def predict_folder(model, input_dir, out_dir, scales=None, flip: bool = False, m
     return dict(predicted=done, failed=failed, out=str(out_dir))
 
 # %% ../nbs/06_infer.ipynb #7aa7608e
-import copy
-from .models import save_checkpoint, export_half, _read_checkpoint
-
 def keep_better_bn(model, train_ds, val_ds, scales, bn_batches: int = 16, batch_size: int = 8) -> dict:
     """`model` scored on `val_ds` at `scales` as trained and after re-estimating BatchNorm on `bn_batches` x `batch_size` whole
     `train_ds` images (a copy): {model: the better, result, as_trained, recalibrated (their `evaluate` dicts), bn_recalibrated,

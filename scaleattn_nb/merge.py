@@ -92,8 +92,9 @@ def _check_logits(items, same_size: bool = True) -> None:
 class PoolMerge:
     """Streaming average or max of per-scale logits at `out_size`: `add` each scale's (B, C, h, w) logits (resized to
     `out_size`), then read `logits`, and `weights` for the per-scale weights. `keep_winner` (max): remember which scale
-    gave each merged logit, for the weights."""
+    gave each merged logit, for the weights. A single-scale model's `kind` ("single") pools as average."""
     def __init__(self, kind: str, out_size, keep_winner: bool = False):
+        if kind == "single": kind = "average"
         if kind not in ("average", "max"): raise ValueError(f"unknown pooling {kind!r}; choose average or max")
         self.kind, self.out_size, self.keep_winner = kind, _size2(out_size), keep_winner and kind == "max"
         self.acc = self.winner = None

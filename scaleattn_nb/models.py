@@ -340,6 +340,10 @@ class MultiScaleNet(nn.Module):
         if aux is not None and self.training: out["aux"] = crop_to_stride(aux, size, x.shape[-1] // aux.shape[-1])
         return out
 
+    def merge_kind(self, merge: str) -> str:
+        "What a `merge` of this model runs: its own method for 'attention' (single, average, max, explicit, hierarchical), else the pooling named."
+        return self.method if merge == "attention" else merge
+
     def merge_scales(self, per_scale: Mapping[float, dict], out_size, merge: str = "attention") -> ScaleOutput:
         "Combine cached `forward_scale` results into a `ScaleOutput` at `out_size` without re-running the trunk."
         if merge not in MERGES: raise ValueError(f"unknown merge {merge!r}; choose one of {', '.join(MERGES)}")
@@ -348,7 +352,7 @@ class MultiScaleNet(nn.Module):
         out_size = tuple(int(v) for v in out_size)
         L = {s: per_scale[s]["logits"] for s in scales}
         work = tuple(L[1.0].shape[-2:]) if 1.0 in L else out_size       # scale 1.0's logit resolution, else the output size
-        kind = self.method if merge == "attention" else merge
+        kind = self.merge_kind(merge)
         attn = None
         if kind == "hierarchical":
             A = {s: per_scale[s]["alpha"] for s in scales}
@@ -358,7 +362,7 @@ class MultiScaleNet(nn.Module):
             self.check_scales(scales)
             merged, W, attn = self._merge_explicit(per_scale, scales, L)
         else:                                                               # single / average / max: pooling
-            pool = PoolMerge("max" if kind == "max" else "average", work, keep_winner=True)
+            pool = PoolMerge(kind, work, keep_winner=True)
             for s in scales: pool.add(L[s])
             merged, W = pool.logits, pool.weights(scales, out_size)
         scale_logits = {s: resize_logits(L[s], out_size) for s in scales}
