@@ -28,9 +28,9 @@ __all__ = ['IMAGE_EXTS', 'IGNORE_INDEX', 'IMAGENET_MEAN', 'IMAGENET_STD', 'MINUS
            'host_to_device', 'AugParams', 'Augment', 'Normalize', 'SegTransform', 'train_transforms', 'eval_transforms',
            'denormalize', 'SegDataset', 'make_fixture', 'camvid', 'sample_root', 'voc', 'person_part', 'cityscapes_lut',
            'cityscapes', 'mapillary', 'coco_ann_mask', 'CocoDataset', 'coco', 'folder', 'sample', 'get_dataset',
-           'write_resized', 'image_centroids', 'class_centroids', 'ClassUniformSampler', 'EpochSampler', 'Draw',
-           'ClassUniformEpochSampler', 'SeededDataset', 'PseudoMix', 'DecodedSplit', 'decoded_bytes', 'choose_cache',
-           'Crops', 'Feeder', 'make_feeder']
+           'write_resized', 'image_centroids', 'class_centroids', 'ClassUniformSampler', 'class_pixel_counts',
+           'EpochSampler', 'Draw', 'ClassUniformEpochSampler', 'SeededDataset', 'PseudoMix', 'DecodedSplit',
+           'decoded_bytes', 'choose_cache', 'Crops', 'Feeder', 'make_feeder']
 
 # %% ../nbs/02_data.ipynb #c8be157a
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm")
@@ -850,6 +850,15 @@ class ClassUniformSampler(Sampler):
         return items
 
     def __iter__(self): return iter(self.epoch_items()[self.rank:self.total_size:self.num_replicas])
+
+# %% ../nbs/02_data.ipynb #dec8ec08
+def class_pixel_counts(dataset: SegDataset, progress: bool = False) -> np.ndarray:
+    "Labelled pixels of each class over `dataset`'s labels, as read (no augmentation): int64 (num_classes,); 255 is not counted."
+    from tqdm.auto import tqdm
+    counts = np.zeros(dataset.num_classes, np.int64)
+    for i in tqdm(range(len(dataset)), desc=f"class pixels ({dataset.name} {dataset.split})", disable=not progress, leave=False):
+        counts += np.bincount(dataset.load_label(i).ravel(), minlength=256)[:dataset.num_classes]
+    return counts
 
 # %% ../nbs/02_data.ipynb #24f90e64
 class EpochSampler(Sampler):

@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from .merge import resize_logits, METHODS
 
 # %% auto #0
-__all__ = ['LOSSES', 'DEFAULTS', 'cross_entropy', 'region_vectors', 'log_det_cholesky', 'RMILoss', 'SegLoss', 'build_loss']
+__all__ = ['LOSSES', 'DEFAULTS', 'CLASS_WEIGHTS', 'check_class_weight', 'cross_entropy', 'region_vectors', 'log_det_cholesky',
+           'RMILoss', 'SegLoss', 'build_loss', 'class_weights']
 
 # %% ../nbs/03_losses.ipynb #0dab7c2a
 def _check_target(logits: torch.Tensor, target: torch.Tensor, name: str = "logits") -> torch.Tensor:
@@ -26,6 +27,15 @@ def _check_target(logits: torch.Tensor, target: torch.Tensor, name: str = "logit
     if logits.shape[0] != target.shape[0]:
         raise ValueError(f"{name} have batch size {logits.shape[0]} but target has {target.shape[0]}")
     return target.long()
+
+def check_class_weight(weight, num_classes: int) -> torch.Tensor | None:
+    "Per-class loss weights as a float32 (num_classes,) tensor, checked (finite, non-negative, not all 0); None stays None."
+    if weight is None: return None
+    w = torch.as_tensor(weight, dtype=torch.float32).detach().cpu()
+    if w.shape != (num_classes,): raise ValueError(f"class weights must have one value per class ({num_classes}), got shape {tuple(w.shape)}")
+    if not torch.isfinite(w).all() or (w < 0).any() or not (w > 0).any():
+        raise ValueError(f"class weights must be finite, non-negative and not all 0, got {w.tolist()}")
+    return w
 
 def cross_entropy(logits: torch.Tensor, target: torch.Tensor, ignore_index: int = 255,
                   weight: torch.Tensor | None = None) -> torch.Tensor:
@@ -61,7 +71,8 @@ def log_det_cholesky(a: torch.Tensor) -> torch.Tensor:
 class RMILoss(nn.Module):
     "Region Mutual Information loss (Zhao et al. 2019) with its sigmoid-BCE partner, as used by Tao et al.; computed in float32/float64."
     def __init__(self, num_classes: int, radius: int = 3, pool: str = "avg", pool_stride: int = 4,
-                 lambda_way: int = 1, rmi_weight: float = 0.5, ignore_index: int = 255, eps: float = _RMI_EPS):
+                 lambda_way: int = 1, rmi_weight: float = 0.5, ignore_index: int = 255, eps: float = _RMI_EPS,
+                 weight: torch.Tensor | None = None):
         super().__init__()
         if not isinstance(num_classes, int) or num_classes < 1: raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
         if not isinstance(radius, int) or not 1 <= radius <= 10: raise ValueError(f"radius must be an integer in 1..10, got {radius!r}")
@@ -71,6 +82,7 @@ class RMILoss(nn.Module):
         if not 0 <= rmi_weight <= 1 and lambda_way == 1: raise ValueError(f"rmi_weight must lie in [0, 1] with lambda_way=1, got {rmi_weight!r}")
         self.num_classes, self.radius, self.pool, self.pool_stride = num_classes, radius, pool, pool_stride
         self.lambda_way, self.rmi_weight, self.ignore_index, self.eps = lambda_way, rmi_weight, ignore_index, eps
+        self.weight = check_class_weight(weight, num_classes)     # per class, on both parts (see "Class weights")
 
     def extra_repr(self):
         return (f"num_classes={self.num_classes}, radius={self.radius}, pool={self.pool!r}, pool_stride={self.pool_stride}, "
@@ -94,6 +106,7 @@ class RMILoss(nn.Module):
     def bce(self, logits: torch.Tensor, onehot: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         "Sigmoid BCE summed over classes, averaged over labelled pixels (+1, as the reference, so an empty batch gives 0)."
         per = F.binary_cross_entropy_with_logits(logits, onehot, reduction="none") * mask
+        if self.weight is not None: per = per * self.weight.to(per.device).view(1, -1, 1, 1)
         return per.sum() / (mask.sum() + 1)
 
     def _pool(self, x):
@@ -118,8 +131,9 @@ class RMILoss(nn.Module):
         # Σ_Y|P = Σ_Y - Σ_YP Σ_P^{-1} Σ_YP^T, via a solve instead of an explicit inverse
         cond = cov_y - cov_yp @ torch.linalg.solve_ex(cov_p + self.eps * eye, cov_yp.mT)[0]   # _ex: no wait (Σ_P + εI is positive definite)
         cond = 0.5 * (cond + cond.mT)                                      # symmetric up to rounding
-        rmi = 0.5 * log_det_cholesky(cond + self.eps * eye)                 # (B, C)
-        return (rmi.mean(0) / d).sum().float()
+        rmi = 0.5 * log_det_cholesky(cond + self.eps * eye).mean(0) / d     # (C,)
+        if self.weight is not None: rmi = rmi * self.weight.to(rmi.device, rmi.dtype)
+        return rmi.sum().float()
 
     def components(self, logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         "The two parts (bce, rmi) of the loss, both float32 scalars."
@@ -146,16 +160,18 @@ def _scale_key(prefix: str, s) -> str:
 class SegLoss(nn.Module):
     "Total loss of a multi-scale output: main loss on `out.logits`, CE on each of `out.scale_logits`, CE on `out.aux_logits`. Returns (total, parts)."
     def __init__(self, main: Callable, scale_weight: float = 0.0, aux_weight: float = 0.4, ignore_index: int = 255,
-                 main_name: str = "ce"):
+                 main_name: str = "ce", class_weight: torch.Tensor | None = None):
         super().__init__()
         for n, v in (("scale_weight", scale_weight), ("aux_weight", aux_weight)):
             if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
                 raise ValueError(f"{n} must be a non-negative number, got {v!r}")
         self.main, self.main_name = main, main_name
         self.scale_weight, self.aux_weight, self.ignore_index = float(scale_weight), float(aux_weight), ignore_index
+        self.class_weight = None if class_weight is None else check_class_weight(class_weight, len(class_weight))
 
     def extra_repr(self):
-        return f"main={self.main_name}, scale_weight={self.scale_weight}, aux_weight={self.aux_weight}, ignore_index={self.ignore_index}"
+        return (f"main={self.main_name}, scale_weight={self.scale_weight}, aux_weight={self.aux_weight}, ignore_index={self.ignore_index}"
+                + ("" if self.class_weight is None else f", class_weight={[round(v, 3) for v in self.class_weight.tolist()]}"))
 
     def forward(self, out, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         logits = getattr(out, "logits", None)
@@ -165,13 +181,13 @@ class SegLoss(nn.Module):
         if self.scale_weight > 0:
             scale_logits = getattr(out, "scale_logits", None) or {}
             for s, f in scale_logits.items():
-                l = cross_entropy(f, target, self.ignore_index)
+                l = cross_entropy(f, target, self.ignore_index, self.class_weight)
                 parts[_scale_key("scale", s)] = l
                 total = total + self.scale_weight * l
         aux = getattr(out, "aux_logits", None)
         if self.aux_weight > 0 and aux:
             items = list(aux.items()) if isinstance(aux, Mapping) else [("", aux)]
-            ls = [cross_entropy(a, target, self.ignore_index) for _, a in items]
+            ls = [cross_entropy(a, target, self.ignore_index, self.class_weight) for _, a in items]
             for (s, _), l in zip(items, ls): parts[_scale_key("aux", s) if s != "" else "aux"] = l
             total = total + self.aux_weight * torch.stack(ls).mean()
         parts = {k: v.detach().float() for k, v in parts.items()}
@@ -179,17 +195,36 @@ class SegLoss(nn.Module):
         return total, parts
 
 def build_loss(method: str, num_classes: int, loss: str | None = None, extra_supervision: bool | None = None,
-               scale_weight: float | None = None, aux_weight: float = 0.4, ignore_index: int = 255, **rmi_kwargs) -> SegLoss:
-    "The loss for `method` with each paper's defaults (see the table above); any argument given overrides its default."
+               scale_weight: float | None = None, aux_weight: float = 0.4, ignore_index: int = 255,
+               class_weight: torch.Tensor | None = None, **rmi_kwargs) -> SegLoss:
+    """The loss for `method` with each paper's defaults (see the table above); any argument given overrides its default.
+    `class_weight` (num_classes,) weights every term per class (`class_weights`); None: all classes alike, as both papers."""
     if method not in METHODS: raise ValueError(f"unknown method {method!r}: expected one of {', '.join(METHODS)}")
     d_loss, d_extra, d_weight = DEFAULTS[method]
     loss = d_loss if loss is None else loss
     # an explicit scale_weight switches the per-scale term on (or off, at 0) unless extra_supervision says otherwise
     extra = (d_extra if scale_weight is None else scale_weight > 0) if extra_supervision is None else bool(extra_supervision)
     w = d_weight if scale_weight is None else scale_weight
+    cw = check_class_weight(class_weight, num_classes)
     if loss == "ce":
         if rmi_kwargs: raise ValueError(f"RMI options {sorted(rmi_kwargs)} given but loss='ce'")
-        main = lambda z, y: cross_entropy(z, y, ignore_index)
-    elif loss == "rmi": main = RMILoss(num_classes, ignore_index=ignore_index, **rmi_kwargs)
+        main = lambda z, y: cross_entropy(z, y, ignore_index, cw)
+    elif loss == "rmi": main = RMILoss(num_classes, ignore_index=ignore_index, weight=cw, **rmi_kwargs)
     else: raise ValueError(f"unknown loss {loss!r}: expected one of {', '.join(LOSSES)}")
-    return SegLoss(main, scale_weight=w if extra else 0.0, aux_weight=aux_weight, ignore_index=ignore_index, main_name=loss)
+    return SegLoss(main, scale_weight=w if extra else 0.0, aux_weight=aux_weight, ignore_index=ignore_index, main_name=loss,
+                   class_weight=cw)
+
+# %% ../nbs/03_losses.ipynb #5100a408
+CLASS_WEIGHTS = ("median", "enet")     # median-frequency balancing (Eigen and Fergus 2015), ENet's 1 / ln(1.02 + frequency)
+
+def class_weights(counts, kind: str = "median") -> torch.Tensor:
+    """Per-class loss weights from each class's labelled pixel `counts` (`data.class_pixel_counts`), scaled so that the classes
+    present average 1 (absent classes: 0). `median`: median frequency / frequency; `enet`: 1 / ln(1.02 + frequency)."""
+    if kind not in CLASS_WEIGHTS: raise ValueError(f"unknown class weighting {kind!r}: expected one of {', '.join(CLASS_WEIGHTS)}")
+    c = torch.as_tensor(counts, dtype=torch.float64)
+    if c.ndim != 1 or not torch.isfinite(c).all() or (c < 0).any() or not (c > 0).any():
+        raise ValueError(f"counts must be one non-negative pixel count per class, some above 0, got {c.tolist()}")
+    present, f = c > 0, c / c.sum()
+    w = torch.zeros_like(f)
+    w[present] = f[present].quantile(0.5) / f[present] if kind == "median" else 1 / torch.log(1.02 + f[present])
+    return (w / w[present].mean()).float()

@@ -16,8 +16,8 @@ from tqdm.auto import tqdm
 
 from .models import create_model, save_checkpoint, load_model, load_checkpoint, unseen_taps, _atrous_rates, METHODS, DECODERS, HEAD_CHOICES
 from .fileio import ensure_writable_dir
-from .data import get_dataset, train_transforms, eval_transforms, make_feeder, CACHE_MODES, DATASETS
-from .losses import build_loss, LOSSES
+from .data import get_dataset, train_transforms, eval_transforms, make_feeder, class_pixel_counts, CACHE_MODES, DATASETS
+from .losses import build_loss, class_weights, LOSSES, CLASS_WEIGHTS
 from .metrics import ConfusionMatrix, dist_info
 from .infer import evaluate
 
@@ -95,6 +95,9 @@ class TrainConfig:
     aux_weight: float | None = opt(None, "weight of the auxiliary head's loss (models with one: hierarchical); none: 0.4")
     scale_weight: float | None = opt(None, "weight of each scale's own loss (extra supervision; 0 turns it off); none: the "
                                      "method's default (1 for explicit, 0.05 for hierarchical, off otherwise)")
+    class_weights: str | None = opt(None, "weight every loss term per class from the training split's pixel shares: median "
+                                    "frequency (SegNet) or ENet's 1/ln(1.02 + share); none: all classes alike, as both papers",
+                                    CLASS_WEIGHTS)
     amp: str = opt("auto", "mixed precision: auto (bf16 on CUDA when supported, else fp16; float32 on the CPU), bf16, fp16, off",
                    AMP_MODES)
     channels_last: bool = opt(True, "channels-last memory format (CUDA only)")
@@ -646,6 +649,12 @@ def _build_data(cfg: TrainConfig, model: torch.nn.Module, train_ds, device: torc
                          Path(cfg.out) / "class_centroids.json", channels_last=cfg.channels_last, progress=cfg.progress and rank == 0)
     return val_ds, feeder
 
+def _build_loss(cfg: TrainConfig, train_ds) -> Callable:
+    "The method's loss with `cfg`'s overrides; with `cfg.class_weights`, weighted per class from `train_ds`'s labels (read once)."
+    cw = class_weights(class_pixel_counts(train_ds, progress=cfg.progress), cfg.class_weights) if cfg.class_weights else None
+    return build_loss(cfg.method, train_ds.num_classes, class_weight=cw, **{k: v for k, v in dict(
+        loss=cfg.loss, aux_weight=cfg.aux_weight, scale_weight=cfg.scale_weight).items() if v is not None})
+
 def _optimiser(cfg: TrainConfig, model: torch.nn.Module, plan: BudgetPlan, device: torch.device) -> tuple:
     "(SGD, its poly schedule along `plan`'s curve, the gradient scaler, the autocast dtype)."
     opt = torch.optim.SGD(param_groups(model, cfg.lr, cfg.head_lr_mult, cfg.weight_decay), lr=cfg.lr, momentum=cfg.momentum)
@@ -692,8 +701,7 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
     core.to(device)
     if device.type == "cuda" and cfg.channels_last: core.to(memory_format=torch.channels_last)
     opt, sched, scaler, dtype = _optimiser(cfg, core, plan, device)
-    loss_fn = loss_fn or build_loss(cfg.method, train_ds.num_classes, **{k: v for k, v in dict(
-        loss=cfg.loss, aux_weight=cfg.aux_weight, scale_weight=cfg.scale_weight).items() if v is not None})
+    loss_fn = loss_fn or _build_loss(cfg, train_ds)
     it, best, before = _resume(cfg, out / "last.pt", core, opt, sched, scaler, plan, rank) if cfg.resume else (0, -1.0, {})
     wall_before = float(before.get("wall_s", 0.0))
     step_model, step_loss = _step_callables(cfg, core, loss_fn, device, world)
