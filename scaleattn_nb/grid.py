@@ -103,15 +103,17 @@ def _check_fields(d: dict, where: str) -> dict:
 def _hashed_fields(cfg: TrainConfig | dict) -> dict:
     "The fields a hash covers: all but HASH_EXCLUDE, and not the model options, budget, init or class weights left at None."
     d = cfg.to_dict() if isinstance(cfg, TrainConfig) else TrainConfig(**{k: v for k, v in cfg.items() if k in _TRAIN_FIELDS}).to_dict()
-    return {k: v for k, v in sorted(d.items()) if k not in HASH_EXCLUDE and not (k in MODEL_OPTIONS + ("budget", "init", "class_weights") and v is None)}
+    unset_ok = MODEL_OPTIONS + ("budget", "init", "class_weights")        # fields added later: left out while None
+    return {k: v for k, v in sorted(d.items()) if k not in HASH_EXCLUDE and not (k in unset_ok and v is None)}
 
 def _digest(d: dict) -> str: return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 def config_hash(cfg: TrainConfig | dict) -> str:
     """A short hash of the config fields that change the trained model (all but HASH_EXCLUDE). Model options left at None
     (the default widths and ASPP rates), an unset time budget and no class weights are left out, so runs recorded before those
-    options existed keep their hash. Where the files lie is not part of it either: `root` is left out (the dataset and split names stay) and
-    `weights` counts by its file name, so a grid's finished runs stay finished when the data or the weights move."""
+    options existed keep their hash. Where the files lie is not part of it either: `root` is left out (the dataset and split
+    names stay) and `weights` counts by its file name, so a grid's finished runs stay finished when the data or the weights
+    move."""
     d = {k: v for k, v in _hashed_fields(cfg).items() if k != "root"}
     if d.get("weights"): d["weights"] = Path(d["weights"]).name
     return _digest(d)

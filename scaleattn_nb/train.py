@@ -649,9 +649,11 @@ def _build_data(cfg: TrainConfig, model: torch.nn.Module, train_ds, device: torc
                          Path(cfg.out) / "class_centroids.json", channels_last=cfg.channels_last, progress=cfg.progress and rank == 0)
     return val_ds, feeder
 
-def _build_loss(cfg: TrainConfig, train_ds) -> Callable:
-    "The method's loss with `cfg`'s overrides; with `cfg.class_weights`, weighted per class from `train_ds`'s labels (read once)."
-    cw = class_weights(class_pixel_counts(train_ds, progress=cfg.progress), cfg.class_weights) if cfg.class_weights else None
+def _build_loss(cfg: TrainConfig, train_ds, rank: int) -> Callable:
+    """The method's loss with `cfg`'s overrides; with `cfg.class_weights`, weighted per class from `train_ds`'s labels (read once
+    by every rank, the progress bar on rank 0 only)."""
+    cw = (class_weights(class_pixel_counts(train_ds, progress=cfg.progress and rank == 0), cfg.class_weights)
+          if cfg.class_weights else None)
     return build_loss(cfg.method, train_ds.num_classes, class_weight=cw, **{k: v for k, v in dict(
         loss=cfg.loss, aux_weight=cfg.aux_weight, scale_weight=cfg.scale_weight).items() if v is not None})
 
@@ -701,7 +703,7 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
     core.to(device)
     if device.type == "cuda" and cfg.channels_last: core.to(memory_format=torch.channels_last)
     opt, sched, scaler, dtype = _optimiser(cfg, core, plan, device)
-    loss_fn = loss_fn or _build_loss(cfg, train_ds)
+    loss_fn = loss_fn or _build_loss(cfg, train_ds, rank)
     it, best, before = _resume(cfg, out / "last.pt", core, opt, sched, scaler, plan, rank) if cfg.resume else (0, -1.0, {})
     wall_before = float(before.get("wall_s", 0.0))
     step_model, step_loss = _step_callables(cfg, core, loss_fn, device, world)
