@@ -21,8 +21,9 @@ from .infer import Setting, _setting_scales, scale_set_name
 __all__ = ['PAPER_SCALE_WEIGHT', 'HASH_EXCLUDE', 'RESULT_FILE', 'TRAIN_FILE', 'EVAL_BN_BATCHES', 'EVAL_BN_BATCH_SIZE',
            'EVAL_PROCEDURE', 'ROW_CONFIG_FIELDS', 'SAVED_RUNS', 'group_of', 'Experiment', 'trunk_name', 'expand',
            'config_hash', 'Grid', 'prepare_for_eval', 'training_flops_per_image', 'run_experiment', 'load_results',
-           'collect_results', 'recount_flops', 'run_grid', 'summarize', 'results_table', 'plot_results', 'Claim',
-           'judge', 'claims_table', 'results_dir', 'show_results', 'show_claims', 'run_scale_figure', 'run_grid_cli']
+           'collect_results', 'recount_flops', 'run_grid', 'design_label', 'summarize', 'results_table', 'plot_results',
+           'Claim', 'judge', 'claims_table', 'results_dir', 'show_results', 'show_claims', 'run_scale_figure',
+           'run_grid_cli']
 
 # %% ../nbs/21_grid.ipynb #011fb451
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
@@ -439,15 +440,33 @@ def _std(v: list[float]) -> float | None:
     m = sum(v) / len(v)
     return math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1))
 
+def design_label(d: dict) -> str:
+    """A result row's design in the papers' words: the model as trained, then how it was evaluated, e.g. `single scale at {1}`,
+    `single scale, averaged over {0.5, 1, 2}`, `hierarchical (0.5, 1) at {0.25, 0.5, 1, 2}`, `explicit {0.5, 0.75, 1}, extra
+    supervision`; class weights and flipping are named when used."""
+    m, ts, ev, merge = d.get("method"), d.get("train_scales"), d.get("eval_scales"), d.get("merge")
+    sc = lambda s: "{" + ", ".join(f"{float(x):g}" for x in s) + "}"
+    if m == "single": text = "single scale"
+    elif m == "hierarchical": text = "hierarchical" + (f" ({', '.join(f'{float(x):g}' for x in ts)})" if ts else "")
+    else: text = ({"average": "average-pooling", "max": "max-pooling"}.get(m, m or "?")) + (f" {sc(ts)}" if ts else "")
+    if d.get("scale_weight") is not None and m in ("explicit", "average", "max"):
+        text += ", extra supervision" if d["scale_weight"] else ", no extra supervision"
+    if d.get("class_weights"): text += f", {d['class_weights']} class weights"
+    if merge in ("average", "max") and ev: text += f", {'averaged' if merge == 'average' else 'max-pooled'} over {sc(ev)}"
+    elif ev and (m in ("single", "hierarchical") or not ts or [float(x) for x in ev] != [float(x) for x in ts]): text += f" at {sc(ev)}"
+    return text + (" + flip" if d.get("flip") else "")
+
 def summarize(rows: list[dict], metric: str = "miou") -> list[dict]:
     """Per (group, eval): mean, std (n-1) and count of `metric` over seeds, with the mean training cost and the worst (largest)
-    `deep_dead` of its runs; failed rows are left out."""
+    `deep_dead` of its runs; failed rows are left out. `design` names each in the papers' words (`design_label`; the group is
+    added where two groups would read alike)."""
     out: dict = {}
     for r in rows:
         if r.get("status") != "done" or r.get(metric) is None: continue
         k = (r["group"], r["eval"])
         s = out.setdefault(k, dict(group=r["group"], eval=r["eval"], method=r.get("method"), train_scales=r.get("train_scales"),
-                                   scale_weight=r.get("scale_weight"), values=[], seeds=[], rel_train_flops=r.get("rel_train_flops"),
+                                   scale_weight=r.get("scale_weight"), **{k: r.get(k) for k in ("class_weights", "merge", "eval_scales", "flip")},
+                                   values=[], seeds=[], rel_train_flops=r.get("rel_train_flops"),
                                    s_per_iter=[], deep_dead=[]))
         s["values"].append(r[metric]); s["seeds"].append(r.get("seed"))
         if r.get("s_per_iter") is not None: s["s_per_iter"].append(r["s_per_iter"])
@@ -457,6 +476,9 @@ def summarize(rows: list[dict], metric: str = "miou") -> list[dict]:
         v, t, dd = s.pop("values"), s.pop("s_per_iter"), s.pop("deep_dead")
         res.append(dict(s, n=len(v), mean=sum(v) / len(v), std=_std(v), min=min(v), max=max(v),
                         s_per_iter=sum(t) / len(t) if t else None, deep_dead=max(dd) if dd else None))
+    groups = {}
+    for d in res: groups.setdefault(design_label(d), set()).add(d["group"])
+    for d in res: d["design"] = design_label(d) + (f" ({d['group']})" if len(groups[design_label(d)]) > 1 else "")
     return res
 
 def _fmt(v, digits=3) -> str:
@@ -467,7 +489,8 @@ def _fmt(v, digits=3) -> str:
 
 def results_table(source, fmt: str = "markdown", summary: bool = True, columns: Sequence[str] | None = None,
                   metric: str = "miou", scale: float = 100.0) -> str | list[dict]:
-    """Render results from an output folder or a list of rows. `summary`: one line per (group, eval), mean ± std over seeds;
+    """Render results from an output folder or a list of rows. `summary`: one line per (group, eval), named by its `design`,
+    mean ± std over seeds;
     else one line per row. `fmt`: 'markdown', 'html' or 'rows' (the dicts). `metric` is shown times `scale` (mIoU in %). When the
     runs logged it, `deep_dead` (the share of the encoder's deepest channels constant over the last logged batch; the worst
     seed in a summary) joins the columns: near 1, that run trained without its deep features (`05_train`)."""
@@ -477,7 +500,7 @@ def results_table(source, fmt: str = "markdown", summary: bool = True, columns: 
         for d in data:
             d[metric] = (f"{d['mean'] * scale:.1f}" + (f" ± {d['std'] * scale:.1f}" if d["std"] is not None else "")
                          + f" (n={d['n']})")
-        columns = columns or ["group", "eval", metric, "rel_train_flops", "s_per_iter"]
+        columns = columns or ["design", metric, "rel_train_flops", "s_per_iter"]
     else:
         data = [dict(r, **({metric: None if r.get(metric) is None else r[metric] * scale})) for r in rows]
         columns = columns or ["experiment", "eval", "status", metric, "rel_train_flops", "s_per_iter", "train_wall_s", "error"]
@@ -496,7 +519,7 @@ def results_table(source, fmt: str = "markdown", summary: bool = True, columns: 
     raise ValueError(f"fmt must be 'markdown', 'html' or 'rows', got {fmt!r}")
 
 def plot_results(source, metric: str = "miou", scale: float = 100.0, title: str | None = None, ax=None):
-    "Horizontal bars: mean `metric` per (group, eval) over seeds, one dot per seed; returns the matplotlib Figure."
+    "Horizontal bars: mean `metric` per (group, eval) over seeds, labelled by `design`, one dot per seed; returns the matplotlib Figure."
     import matplotlib.pyplot as plt
     rows = load_results(source) if isinstance(source, (str, Path)) else list(source)
     data = summarize(rows, metric)
@@ -505,7 +528,7 @@ def plot_results(source, metric: str = "miou", scale: float = 100.0, title: str 
     for r in rows:
         if r.get("status") == "done" and r.get(metric) is not None: per.setdefault((r["group"], r["eval"]), []).append(r[metric])
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(8, 0.35 * len(data) + 1.2))
-    labels = [f"{d['group']}  [{d['eval']}]" for d in data]
+    labels = [d["design"] for d in data]
     y = list(range(len(data)))[::-1]
     ax.barh(y, [d["mean"] * scale for d in data], color="#9ecae1", xerr=[(d["std"] or 0) * scale for d in data])
     for yi, d in zip(y, data):
@@ -586,7 +609,8 @@ def results_dir(out, saved=SAVED_RUNS) -> Path:
     return out if (out / "results.json").exists() or not (copy / "results.json").exists() else copy
 
 def show_results(out, title: str, paper_table: Callable[[Path], str] | None = None, saved=SAVED_RUNS):
-    "Display a grid's results under `title`: `paper_table(folder)` (markdown), the grid's table and plot; or say none exist."
+    """Display a grid's results under `title`: `paper_table(folder)` (markdown) when given, else the grid's own table, then the
+    plot (returned, closed: a cell ending in this call shows it once); or say none exist."""
     from IPython.display import Markdown, display
     out = results_dir(out, saved)
     if not (out / "results.json").exists():
@@ -594,15 +618,17 @@ def show_results(out, title: str, paper_table: Callable[[Path], str] | None = No
         if paper_table: display(Markdown(paper_table(out)))
         return None
     display(Markdown(f"**{title}** (from `{out}/results.json`; mIoU %, val)"))
-    if paper_table: display(Markdown(paper_table(out)))
-    display(Markdown(results_table(out)))
+    display(Markdown(paper_table(out) if paper_table else results_table(out)))
     rows = load_results(out)
     failed = [r for r in rows if r["status"] != "done"]
     if failed: print("failed experiments:", {r["experiment"]: r["error"] for r in failed})
     dead = {r["experiment"]: round(r["deep_dead"], 2) for r in rows if (r.get("deep_dead") or 0) > DEAD_WARN}
     if dead: print(f"trained without most of the encoder's deepest features (deep_dead above {DEAD_WARN}; read their figures "
                    f"with that in mind): {dead}")
-    return plot_results(out, title=title)
+    import matplotlib.pyplot as plt
+    fig = plot_results(out, title=title)
+    plt.close(fig)                       # not drawn by the inline backend: a cell ending in this call shows the returned figure once
+    return fig
 
 def show_claims(out, title: str, claims: Sequence[Claim], saved=SAVED_RUNS) -> list[dict]:
     "Display `claims_table` of `claims` on the grid's results (`results_dir`) under `title`; returns `judge`'s verdicts."
@@ -634,6 +660,8 @@ def run_scale_figure(out, name: str | Sequence[str], dataset: str, root, indices
     ds = get_dataset(dataset, root, "val", transform=eval_transforms(model.input_mean, model.input_std))
     fig = scale_figure(model, ds, list(indices), scales)
     png.parent.mkdir(parents=True, exist_ok=True); fig.savefig(png, dpi=80, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+    plt.close(fig)                       # as show_results: a cell ending in this call shows the returned figure once
     return fig
 
 # %% ../nbs/21_grid.ipynb #65474d9d

@@ -87,3 +87,24 @@ def test_quoted_figures_are_the_shipped_models():
             ok = set().union(*(known[m] for m in models))
             wrong += [(nb.name, p, line.strip()[:120]) for p in PERCENT.findall(line) if p not in ok]
     assert not wrong, "figures quoted as current that the shipped files do not give:\n" + "\n".join(map(str, wrong))
+
+
+PROCESS = re.compile(r"\bissues? #?\d+\b|\bsessions?\b|\bnext call\b|\bnext issue\b", re.I)
+
+
+def test_no_process_words():
+    """The docs speak of the project, not of how its work was organised: no issue numbers, sessions or "next call" in any
+    notebook's markdown or the README (a date says when, where history needs it)."""
+    pages = [(nb.name, text) for nb in NOTEBOOKS for text in _markdown(nb)] + [("README.md", (REPO / "README.md").read_text())]
+    bad = [(name, text[max(0, m.start() - 40):m.end() + 20].replace("\n", " ")) for name, text in pages for m in PROCESS.finditer(text)]
+    assert not bad, f"process words in the docs: {bad}"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_figure_stored_twice(nb):
+    "A cell shows each of its figures once (a figure drawn by the inline backend and also returned as the cell's value shows twice)."
+    twice = []
+    for i, c in enumerate(_cells(nb)):
+        images = ["".join(o["data"][k]) for o in c.get("outputs", []) for k in ("image/png", "image/jpeg") if k in o.get("data", {})]
+        if len(images) != len(set(images)): twice.append(i)
+    assert not twice, f"{nb.name}: cells {twice} store the same figure twice"
