@@ -16,6 +16,7 @@ from .train import TrainConfig, MODEL_OPTIONS, DEAD_WARN, train, pick_device, in
 from .fileio import atomic_write, ensure_writable_dir
 from .cli import command, ListAction
 from .infer import Setting, _setting_scales, scale_set_name
+from .merge import fmt_scales
 
 # %% auto #0
 __all__ = ['PAPER_SCALE_WEIGHT', 'HASH_EXCLUDE', 'RESULT_FILE', 'TRAIN_FILE', 'EVAL_BN_BATCHES', 'EVAL_BN_BATCH_SIZE',
@@ -445,15 +446,14 @@ def design_label(d: dict) -> str:
     `single scale, averaged over {0.5, 1, 2}`, `hierarchical (0.5, 1) at {0.25, 0.5, 1, 2}`, `explicit {0.5, 0.75, 1}, extra
     supervision`; class weights and flipping are named when used."""
     m, ts, ev, merge = d.get("method"), d.get("train_scales"), d.get("eval_scales"), d.get("merge")
-    sc = lambda s: "{" + ", ".join(f"{float(x):g}" for x in s) + "}"
     if m == "single": text = "single scale"
-    elif m == "hierarchical": text = "hierarchical" + (f" ({', '.join(f'{float(x):g}' for x in ts)})" if ts else "")
-    else: text = ({"average": "average-pooling", "max": "max-pooling"}.get(m, m or "?")) + (f" {sc(ts)}" if ts else "")
+    elif m == "hierarchical": text = "hierarchical" + (f" ({fmt_scales(ts, braces=False)})" if ts else "")
+    else: text = ({"average": "average-pooling", "max": "max-pooling"}.get(m, m or "?")) + (f" {fmt_scales(ts)}" if ts else "")
     if d.get("scale_weight") is not None and m in ("explicit", "average", "max"):
         text += ", extra supervision" if d["scale_weight"] else ", no extra supervision"
     if d.get("class_weights"): text += f", {d['class_weights']} class weights"
-    if merge in ("average", "max") and ev: text += f", {'averaged' if merge == 'average' else 'max-pooled'} over {sc(ev)}"
-    elif ev and (m in ("single", "hierarchical") or not ts or [float(x) for x in ev] != [float(x) for x in ts]): text += f" at {sc(ev)}"
+    if merge in ("average", "max") and ev: text += f", {'averaged' if merge == 'average' else 'max-pooled'} over {fmt_scales(ev)}"
+    elif ev and (m in ("single", "hierarchical") or not ts or [float(x) for x in ev] != [float(x) for x in ts]): text += f" at {fmt_scales(ev)}"
     return text + (" + flip" if d.get("flip") else "")
 
 def summarize(rows: list[dict], metric: str = "miou") -> list[dict]:
@@ -477,8 +477,9 @@ def summarize(rows: list[dict], metric: str = "miou") -> list[dict]:
         res.append(dict(s, n=len(v), mean=sum(v) / len(v), std=_std(v), min=min(v), max=max(v),
                         s_per_iter=sum(t) / len(t) if t else None, deep_dead=max(dd) if dd else None))
     groups = {}
-    for d in res: groups.setdefault(design_label(d), set()).add(d["group"])
-    for d in res: d["design"] = design_label(d) + (f" ({d['group']})" if len(groups[design_label(d)]) > 1 else "")
+    for d in res: d["design"] = design_label(d); groups.setdefault(d["design"], set()).add(d["group"])
+    for d in res:
+        if len(groups[d["design"]]) > 1: d["design"] += f" ({d['group']})"
     return res
 
 def _fmt(v, digits=3) -> str:
@@ -490,8 +491,7 @@ def _fmt(v, digits=3) -> str:
 def results_table(source, fmt: str = "markdown", summary: bool = True, columns: Sequence[str] | None = None,
                   metric: str = "miou", scale: float = 100.0) -> str | list[dict]:
     """Render results from an output folder or a list of rows. `summary`: one line per (group, eval), named by its `design`,
-    mean ± std over seeds;
-    else one line per row. `fmt`: 'markdown', 'html' or 'rows' (the dicts). `metric` is shown times `scale` (mIoU in %). When the
+    mean ± std over seeds; else one line per row. `fmt`: 'markdown', 'html' or 'rows' (the dicts). `metric` is shown times `scale` (mIoU in %). When the
     runs logged it, `deep_dead` (the share of the encoder's deepest channels constant over the last logged batch; the worst
     seed in a summary) joins the columns: near 1, that run trained without its deep features (`05_train`)."""
     rows = load_results(source) if isinstance(source, (str, Path)) else list(source)
