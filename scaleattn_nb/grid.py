@@ -639,13 +639,14 @@ def show_claims(out, title: str, claims: Sequence[Claim], saved=SAVED_RUNS) -> l
     return [judge(rows, c) for c in claims]
 
 def run_scale_figure(out, name: str | Sequence[str], dataset: str, root, indices=(0, 25, 50, 75), scales=None, saved=SAVED_RUNS):
-    """`viz.scale_figure` of experiment `name` of the grid in `out` (or of the first of several names with a trained model)
+    """`viz.scale_figure` of experiment `name` of the grid in `out` (or of the first of several names with a finished run)
     on `dataset`'s val images `indices`, saved as `saved/NAME/attention.png`; without a checkpoint or the data, the saved
     figure is shown instead (or why there is none)."""
     from IPython.display import Image, display
     from scaleattn_nb.viz import scale_figure
     names = [name] if isinstance(name, str) else list(name)
-    ck = next((p for n in names for p in (Path(out) / n / "best.pt", Path(out) / n / "last.pt") if p.exists()), None)
+    done = [n for n in names if (_read_json(Path(out) / n / RESULT_FILE) or {}).get("status") == "done"]   # not a run in progress
+    ck = next((p for n in done for p in (Path(out) / n / "best.pt", Path(out) / n / "last.pt") if p.exists()), None)
     png, have_data = Path(saved) / Path(out).name / "attention.png", root is None or Path(root).is_dir()
     where = " or ".join(str(Path(out) / n) for n in names)
     if (ck is None or not have_data) and png.exists():
