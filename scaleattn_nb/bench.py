@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse, json, os, statistics, subprocess, sys, time
 from typing import Sequence
 import torch
-import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode, conv_flop_count
 from pathlib import Path
 from .models import create_model
@@ -18,9 +17,9 @@ from .cli import command, CommandError, ListAction
 
 # %% auto #0
 __all__ = ['TRAIN_CONFIGS', 'INFER_CONFIGS', 'PARTS', 'INFER_MEMORY_MODES', 'BF16_PEAK', 'conv_backward_flops', 'flop_counter',
-           'training_loss', 'training_flops', 'part_flops', 'markdown_table', 'interleaved_median_times',
-           'train_step_times', 'peak_train_memory', 'peak_infer_memory', 'infer_memory', 'bf16_peak', 'run_bench',
-           'format_table', 'check_targets', 'loader_throughput', 'run_bench_cli']
+           'training_flops', 'part_flops', 'markdown_table', 'interleaved_median_times', 'train_step_times',
+           'peak_train_memory', 'peak_infer_memory', 'infer_memory', 'bf16_peak', 'run_bench', 'format_table',
+           'check_targets', 'loader_throughput', 'run_bench_cli']
 
 # %% ../nbs/20_bench.ipynb #4d0c9012
 TRAIN_CONFIGS = [  # (row name, method, training scales)
@@ -58,14 +57,6 @@ def flop_counter(**kw) -> FlopCounterMode:
     return FlopCounterMode(display=False, custom_mapping={torch.ops.aten.convolution_backward: conv_backward_flops}, **kw)
 
 # %% ../nbs/20_bench.ipynb #7dbf6a27
-def training_loss(out, labels: torch.Tensor, aux_weight: float = 0.4) -> torch.Tensor:
-    "CE(merged) + Σ_s CE(scale s) when there are several scales (extra supervision) + `aux_weight` · Σ_s CE(aux s); 255 = ignore."
-    ce = lambda t: F.cross_entropy(t.float(), labels, ignore_index=255)
-    loss = ce(out.logits)
-    if len(out.scale_logits) > 1: loss = loss + sum(ce(t) for t in out.scale_logits.values())
-    if out.aux_logits: loss = loss + aux_weight * sum(ce(t) for t in out.aux_logits.values())
-    return loss
-
 def _hw(crop) -> tuple[int, int]:
     "(H, W) of a crop given as one side or as (H, W)."
     return (crop, crop) if isinstance(crop, int) else (int(crop[0]), int(crop[-1]))
@@ -80,19 +71,20 @@ def _model(method, scales, encoder, classes, device="cpu", **kw):
     with torch.device(device): return create_model(method, encoder=encoder, classes=classes, train_scales=scales, **kw)
 
 def _counted(method: str, scales, encoder: str, crop, batch: int, classes: int, train: bool = True, **kw) -> FlopCounterMode:
-    "`flop_counter` after one training step (`train`: forward + loss + backward) or one training-mode forward, on the meta device."
+    """`flop_counter` after one training step (`train`: forward, the method's own loss `losses.build_loss`, backward) or one
+    training-mode forward, on the meta device."""
     h, w = _hw(crop)
     m = _model(method, scales, encoder, classes, "meta", **kw).train()
     x = torch.empty(batch, 3, h, w, device="meta")
     y = torch.zeros(batch, h, w, dtype=torch.long, device="meta")
     with flop_counter() as fc:
         out = m(x)
-        if train: training_loss(out, y).backward()
+        if train: build_loss(method, classes)(out, y)[0].backward()
     return fc
 
 def training_flops(method: str, scales, encoder: str = "mobilenet_v2", crop: int | Sequence[int] = 256, batch: int = 2,
                    classes: int = 12, **kw) -> int:
-    """FLOPs of one training step (forward + loss + backward) on `batch` crops of `crop` (one side, or (H, W)), counted on the
+    """FLOPs of one training step (forward + the method's loss + backward) on `batch` crops of `crop` (one side, or (H, W)), counted on the
     meta device: exact shapes, no arithmetic. `kw` goes to `create_model` (decoder, head, widths, ...). The package's one FLOP
     counter (`flop_counter`): the grid's `training_flops_per_image` and `run_bench` call it."""
     return _counted(method, scales, encoder, crop, batch, classes, **kw).get_total_flops()
@@ -125,13 +117,13 @@ def _sync(device):
 def _autocast(device, amp: bool):
     return torch.autocast("cuda", dtype=torch.bfloat16) if amp and str(device).startswith("cuda") else torch.autocast("cpu", enabled=False)
 
-def _train_step_fn(model, x, y, amp: bool = False, loss_fn=None, freeze_bn: bool = False):
-    """A closure running one training step (zero_grad, forward, loss, backward, SGD step) of `model` on (x, y). `loss_fn`: a
-    `losses.SegLoss` (None: `training_loss`); `freeze_bn`: the encoder's BatchNorm in eval mode, as `--freeze-bn` trains."""
+def _train_step_fn(model, x, y, loss_fn, amp: bool = False, freeze_bn: bool = False):
+    """A closure running one training step (zero_grad, forward, loss, backward, SGD step) of `model` on (x, y). `loss_fn`: the
+    method's `losses.build_loss`; `freeze_bn`: the encoder's BatchNorm in eval mode, as `--freeze-bn` trains."""
     opt = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
     def step():
         set_train_mode(model, freeze_bn); opt.zero_grad(set_to_none=True)
-        with _autocast(x.device, amp): loss = training_loss(model(x), y) if loss_fn is None else loss_fn(model(x), y)[0]
+        with _autocast(x.device, amp): loss = loss_fn(model(x), y)[0]
         loss.backward(); opt.step()
     return step
 
@@ -164,7 +156,7 @@ def train_step_times(configs: dict, crop: int | Sequence[int] = (360, 480), batc
     for name, kw in configs.items():
         kw = dict(kw); method = kw.pop("method")
         m = _model(method, kw.pop("train_scales", None), encoder, classes, device, **kw)
-        fns[name] = _train_step_fn(m, x, y, loss_fn=build_loss(method, classes), freeze_bn=freeze_bn)
+        fns[name] = _train_step_fn(m, x, y, build_loss(method, classes), freeze_bn=freeze_bn)
     return interleaved_median_times(fns, steps, device)
 
 # %% ../nbs/20_bench.ipynb #7d3c033b
@@ -187,7 +179,7 @@ def _measure_step_peak(spec: dict) -> int:
     else:
         with open("/proc/self/clear_refs", "w") as f: f.write("5")          # reset VmHWM (peak RSS) to the current RSS
         base = _rss_kib("VmRSS") * 1024
-    with _autocast(dev, spec.get("amp", False)): loss = training_loss(m(x), y)
+    with _autocast(dev, spec.get("amp", False)): loss = build_loss(spec["method"], spec["classes"])(m(x), y)[0]
     loss.backward(); opt.step()
     if dev.startswith("cuda"): torch.cuda.synchronize(); return torch.cuda.max_memory_allocated() - base
     return _rss_kib("VmHWM") * 1024 - base
@@ -280,9 +272,9 @@ def run_bench(encoder: str = "mobilenet_v2", crop: int | Sequence[int] = 256, ba
     def build(method, scales):
         m = _model(method, scales, encoder, classes, device, **kw)
         return m.to(memory_format=torch.channels_last) if device.startswith("cuda") else m
-    models = {name: build(method, scales) for name, method, scales in TRAIN_CONFIGS}
-    step_s = interleaved_median_times({n: _train_step_fn(m, x, y, amp) for n, m in models.items()}, steps, device)
-    del models
+    fns = {name: _train_step_fn(build(method, scales), x, y, build_loss(method, classes), amp) for name, method, scales in TRAIN_CONFIGS}
+    step_s = interleaved_median_times(fns, steps, device)
+    del fns
     for name, method, scales in TRAIN_CONFIGS:
         row = dict(name=name, method=method, scales=list(scales), step_s=step_s[name], images_per_s=batch / step_s[name],
                    flops=training_flops(method, scales, encoder, crop, batch, classes, **kw))

@@ -137,7 +137,8 @@ class RMILoss(nn.Module):
 
     def components(self, logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         "The two parts (bce, rmi) of the loss, both float32 scalars."
-        with torch.autocast(device_type=logits.device.type, enabled=False):
+        dev = "cpu" if logits.device.type == "meta" else logits.device.type   # meta (where FLOPs are counted) has no autocast
+        with torch.autocast(device_type=dev, enabled=False):
             logits, onehot, mask = self._prepare(logits, target)
             probs = torch.sigmoid(logits) * mask + _PROB_MIN                 # ignored pixels: p = 1e-6, no gradient
             return self.bce(logits, onehot, mask), self.rmi_lower_bound(onehot, probs)
