@@ -222,11 +222,12 @@ class Setting:
 @torch.no_grad()
 def evaluate_many(model, dataset, settings: Sequence, device=None, workers: int = 0, batch_size: int = 1, normalize: bool = False,
                   amp: torch.dtype | None = None, window: Sequence[int] | None = None, progress: bool = True, desc: str = "eval",
-                  on_batch: Callable | None = None) -> list[dict]:
+                  on_batch: Callable | None = None, confusion: bool = False) -> list[dict]:
     """mIoU, per-class IoU and pixel accuracy of `model` on `dataset` (items: image, label; a `Subset` works) for each of `settings`, in one pass.
     `normalize`: the images are RGB in [0, 1] and `model.normalize` is applied (else they are normalised already); `amp`:
     autocast dtype for the trunk; `window`: sliding-window inference (`predict_sliding`) per setting; `on_batch(index, cache,
-    images, labels)`: called for each batch with its ScaleCache (the demo draws figures with it). Images in a batch must share a size."""
+    images, labels)`: called for each batch with its ScaleCache (the demo draws figures with it); `confusion`: each result also
+    holds its confusion matrix as lists (rows ground truth; `metrics.class_errors` reads it). Images in a batch must share a size."""
     settings = [Setting.of(s) for s in settings]
     if not settings: return []
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -253,7 +254,8 @@ def evaluate_many(model, dataset, settings: Sequence, device=None, workers: int 
     res = []
     for cm, (S, mg, f) in zip(cms, plan):
         cm.all_reduce()
-        res.append(dict(scales=list(S), merge=mg, flip=f, **cm.summary(getattr(base, "classes", None)), images=len(dataset)))
+        res.append(dict(scales=list(S), merge=mg, flip=f, **cm.summary(getattr(base, "classes", None)), images=len(dataset),
+                        **({"confusion": cm.matrix.tolist()} if confusion else {})))
     return res
 
 def evaluate(model, dataset, scales=None, flip: bool = False, merge: str = "attention", device=None,

@@ -10,7 +10,7 @@ import torch.distributed as dist
 from .merge import resize_logits
 
 # %% auto #0
-__all__ = ['ConfusionMatrix', 'dist_info']
+__all__ = ['ConfusionMatrix', 'dist_info', 'class_errors']
 
 # %% ../nbs/04_metrics.ipynb #d531bee0
 class ConfusionMatrix:
@@ -120,3 +120,22 @@ def _summary(self: ConfusionMatrix, class_names=None) -> dict:
     return {"miou": num(self.miou()), "pixel_accuracy": num(self.pixel_accuracy()), "mean_accuracy": num(self.mean_accuracy()),
             "iou": {str(n): num(v) for n, v in zip(class_names, self.iou().tolist())},
             "pixels": int(self.matrix.sum()), "num_classes": self.num_classes}
+
+# %% ../nbs/04_metrics.ipynb #8cd58c1e
+def class_errors(matrix, cls: int, class_names=None, top: int = 3) -> dict:
+    """Where class `cls` goes wrong in a confusion `matrix` (rows ground truth, columns prediction: `ConfusionMatrix.matrix`,
+    or an evaluation's `confusion`): its iou, recall and precision, `missed_as` — the `top` other classes its pixels are
+    predicted as, with each one's share of its pixels — and `false_from` — the `top` true classes of the pixels predicted as
+    it, with each one's share of those pixels. Shares are in [0, 1]; None where the class has no pixels."""
+    m = torch.as_tensor(matrix, dtype=torch.float64)
+    if m.ndim != 2 or m.shape[0] != m.shape[1]: raise ValueError(f"expected a square confusion matrix, got shape {tuple(m.shape)}")
+    if not 0 <= cls < len(m): raise ValueError(f"class {cls} is outside 0..{len(m) - 1}")
+    names = [str(k) for k in range(len(m))] if class_names is None else list(class_names)
+    share = lambda a, b: float(a / b) if b > 0 else None
+    def others(v):                                            # the largest off-diagonal entries of a row or column
+        total, v = v.sum(), v.clone()
+        v[cls] = 0
+        return [(names[k], share(v[k], total)) for k in v.argsort(descending=True)[:top].tolist() if v[k] > 0]
+    tp, truth, said = m[cls, cls], m[cls].sum(), m[:, cls].sum()
+    return dict(name=names[cls], iou=share(tp, truth + said - tp), recall=share(tp, truth), precision=share(tp, said),
+                missed_as=others(m[cls]), false_from=others(m[:, cls]))
