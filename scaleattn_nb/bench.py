@@ -84,8 +84,8 @@ def _counted(method: str, scales, encoder: str, crop, batch: int, classes: int, 
 
 def training_flops(method: str, scales, encoder: str = "mobilenet_v2", crop: int | Sequence[int] = 256, batch: int = 2,
                    classes: int = 12, **kw) -> int:
-    """FLOPs of one training step (forward + the method's loss + backward) on `batch` crops of `crop` (one side, or (H, W)), counted on the
-    meta device: exact shapes, no arithmetic. `kw` goes to `create_model` (decoder, head, widths, ...). The package's one FLOP
+    """FLOPs of one training step (forward + the method's loss + backward) on `batch` crops of `crop` (one side, or (H, W)),
+    counted on the meta device: exact shapes, no arithmetic. `kw` goes to `create_model` (decoder, head, widths, ...). The package's one FLOP
     counter (`flop_counter`): the grid's `training_flops_per_image` and `run_bench` call it."""
     return _counted(method, scales, encoder, crop, batch, classes, **kw).get_total_flops()
 
@@ -272,7 +272,8 @@ def run_bench(encoder: str = "mobilenet_v2", crop: int | Sequence[int] = 256, ba
     def build(method, scales):
         m = _model(method, scales, encoder, classes, device, **kw)
         return m.to(memory_format=torch.channels_last) if device.startswith("cuda") else m
-    fns = {name: _train_step_fn(build(method, scales), x, y, build_loss(method, classes), amp) for name, method, scales in TRAIN_CONFIGS}
+    fns = {name: _train_step_fn(build(method, scales), x, y, build_loss(method, classes), amp)
+           for name, method, scales in TRAIN_CONFIGS}
     step_s = interleaved_median_times(fns, steps, device)
     del fns
     for name, method, scales in TRAIN_CONFIGS:
