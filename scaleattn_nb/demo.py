@@ -20,7 +20,8 @@ from .models import PRETRAINED, load_model, pretrained, pretrained_dir, shipped_
 
 # %% auto #0
 __all__ = ['SCALE_SETS', 'table_cells', 'compare', 'table_rows', 'format_table', 'html_table', 'checkpoint_digest', 'save_table',
-           'shipped_summary', 'headline_scales', 'figure_keeper', 'write_report', 'run_demo', 'run_demo_cli']
+           'load_table', 'shipped_summary', 'headline_scales', 'figure_keeper', 'write_report', 'run_demo',
+           'run_demo_cli']
 
 # %% ../nbs/12_demo.ipynb #3a4e23df
 SCALE_SETS = ((1.0,), (0.5, 1.0), (0.5, 1.0, 2.0), (0.25, 0.5, 1.0, 2.0))
@@ -42,10 +43,11 @@ def table_cells(model, scale_sets=SCALE_SETS, merges=MERGES) -> list[tuple[tuple
 
 # %% ../nbs/12_demo.ipynb #e0150668
 def compare(models: Mapping[str, torch.nn.Module], dataset, scale_sets=SCALE_SETS, merges=MERGES, flips=(False,),
-            progress: bool = True, keep=None) -> list[dict]:
+            progress: bool = True, keep=None, confusion: bool = False) -> list[dict]:
     """mIoU of every model × scale set × merge × flip on `dataset` (items: RGB image in [0, 1] (3, H, W), label (H, W)): one
     `infer.evaluate_many` pass per model. `keep(i, name, model, cache, image, label)`, if given, is called per image and model
-    with the image's `infer.ScaleCache` (the demo draws figures with it)."""
+    with the image's `infer.ScaleCache` (the demo draws figures with it); `confusion`: each row also holds its confusion matrix
+    (lists, rows ground truth: `metrics.class_errors` reads it)."""
     flips = tuple(sorted(set(bool(f) for f in flips)))
     if not flips: raise ValueError("flips must hold False and/or True")
     rows = []
@@ -55,7 +57,7 @@ def compare(models: Mapping[str, torch.nn.Module], dataset, scale_sets=SCALE_SET
         cells = [Setting(S, mg, f) for S, mg in table_cells(m, scale_sets, merges) for f in flips]
         on_batch = None if keep is None else (lambda i, cache, x, y, n=n, m=m: keep(i, n, m, cache, x[0], y[0]))
         for r in evaluate_many(m, dataset, cells, device=next(m.parameters()).device, normalize=True, progress=progress, on_batch=on_batch,
-                               desc=f"{'demo' if keep else 'compare'} {n}"):
+                               confusion=confusion, desc=f"{'demo' if keep else 'compare'} {n}"):
             rows.append(dict(model=n, method=m.method, **r))
     return rows
 
@@ -102,13 +104,25 @@ def checkpoint_digest(path_or_name) -> str:
 
 def save_table(runs, name: str, dataset, checkpoint=None, flips=(False, True), progress: bool = True) -> Path:
     """Evaluate `checkpoint` (default: the shipped model `name`) at every cell of the table (`compare`: `SCALE_SETS` × `MERGES` ×
-    `flips`) on `dataset` (RGB in [0, 1]) and write `runs/table_NAME.json` with the file's digest; returns its path."""
+    `flips`) on `dataset` (RGB in [0, 1]) and write `runs/table_NAME.json` with the file's digest; returns its path. Each row
+    keeps its confusion matrix (`metrics.class_errors` reads where a class's pixels go from it)."""
     checkpoint = name if checkpoint is None else checkpoint
-    rows = compare({name: load_model(checkpoint).eval()}, dataset, SCALE_SETS, MERGES, flips=flips, progress=progress)
+    rows = compare({name: load_model(checkpoint).eval()}, dataset, SCALE_SETS, MERGES, flips=flips, progress=progress, confusion=True)
     out = ensure_writable_dir(Path(runs), "table folder") / f"table_{name}.json"
     with atomic_write(out, "w") as f:
         json.dump(dict(model=name, images=len(dataset), checkpoint=checkpoint_digest(checkpoint), rows=rows), f, indent=1)
     return out
+
+def load_table(runs, name: str) -> dict:
+    "The table `save_table` wrote for the shipped model `name` into the folder `runs`; refused when it measured other weights than the installed ones."
+    path = Path(runs) / f"table_{name}.json"
+    if not path.is_file(): raise FileNotFoundError(f"no saved table for {name} in {runs} (30_camvid writes table_NAME.json)")
+    saved = json.loads(path.read_text())
+    if saved.get("checkpoint") != (d := checkpoint_digest(name)):
+        raise ValueError(f"{path} measured other weights than the installed {name} (checkpoint digest "
+                         f"{saved.get('checkpoint') or 'not recorded'}, installed {d}): write it again with save_table "
+                         "(30_camvid's table cell)")
+    return saved
 
 def shipped_summary(runs, names: Sequence[str] | None = None) -> str:
     "A markdown table of the shipped models from the `table_NAME.json` files `save_table` writes into the folder `runs` (mIoU %); each must have measured the installed checkpoint."
@@ -121,12 +135,7 @@ def shipped_summary(runs, names: Sequence[str] | None = None) -> str:
     from scaleattn_nb.bench import markdown_table
     table = []
     for n in names:
-        saved, ck = json.loads((runs / f"table_{n}.json").read_text()), _read_checkpoint(n)   # its records, no network built
-        if saved.get("checkpoint") != (d := checkpoint_digest(n)):
-            raise ValueError(f"{runs / f'table_{n}.json'} measured other weights than the installed {n} (checkpoint digest "
-                             f"{saved.get('checkpoint') or 'not recorded'}, installed {d}): write it again with save_table "
-                             "(30_camvid's table cell)")
-        rows = saved["rows"]
+        rows, ck = load_table(runs, n)["rows"], _read_checkpoint(n)         # its records, no network built
         method, scales, ex = ck["config"]["method"], tuple(sorted(float(s) for s in ck["config"]["train_scales"])), ck["extra"]
         at = lambda S: max((r["miou"] for r in rows if not r["flip"] and r["scales"] == sorted(S) and own(r)), default=None)
         best, c = max(rows, key=lambda r: r["miou"]), ex.get("train_config", {})
