@@ -150,13 +150,17 @@ def interleaved_median_times(fns: dict, steps: int = 3, device="cpu") -> dict:
 def train_step_times(configs: dict, crop: int | Sequence[int] = (360, 480), batch: int = 4, classes: int = 11, steps: int = 3,
                      freeze_bn: bool = True, encoder: str = "mobilenet_v2", device: str = "cpu") -> dict:
     """{name: median seconds of one training step} for `configs` ({name: `create_model` keywords with `method`}): the method's
-    own loss (`losses.build_loss`), `freeze_bn` as the CamVid recipe trains, timed with `interleaved_median_times`."""
+    own loss (`losses.build_loss`; a config's `loss` overrides it), `freeze_bn` as the CamVid recipe trains, timed with
+    `interleaved_median_times`. A config with `compile=True` runs the model and the loss through `torch.compile`, as
+    `scaleattn train --compile` does (the warm-up call compiles; it is not timed)."""
     x, y = _batch(batch, crop, classes, device)
     fns = {}
     for name, kw in configs.items():
-        kw = dict(kw); method = kw.pop("method")
+        kw = dict(kw); method, loss, compiled = kw.pop("method"), kw.pop("loss", None), kw.pop("compile", False)
         m = _model(method, kw.pop("train_scales", None), encoder, classes, device, **kw)
-        fns[name] = _train_step_fn(m, x, y, build_loss(method, classes), freeze_bn=freeze_bn)
+        loss_fn = build_loss(method, classes, loss)
+        if compiled: m, loss_fn = torch.compile(m), torch.compile(loss_fn)
+        fns[name] = _train_step_fn(m, x, y, loss_fn, freeze_bn=freeze_bn)
     return interleaved_median_times(fns, steps, device)
 
 # %% ../nbs/20_bench.ipynb #7d3c033b
