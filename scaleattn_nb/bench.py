@@ -115,7 +115,8 @@ def _sync(device):
     if str(device).startswith("cuda"): torch.cuda.synchronize(device)
 
 def _autocast(device, amp: bool):
-    return torch.autocast("cuda", dtype=torch.bfloat16) if amp and str(device).startswith("cuda") else torch.autocast("cpu", enabled=False)
+    "bf16 autocast on `device` when `amp` (a CPU too: fast where it has native bf16 kernels, e.g. AMX), else none."
+    return torch.autocast("cuda" if str(device).startswith("cuda") else "cpu", dtype=torch.bfloat16, enabled=bool(amp))
 
 def _train_step_fn(model, x, y, loss_fn, amp: bool = False, freeze_bn: bool = False):
     """A closure running one training step (zero_grad, forward, loss, backward, SGD step) of `model` on (x, y). `loss_fn`: the
@@ -152,15 +153,18 @@ def train_step_times(configs: dict, crop: int | Sequence[int] = (360, 480), batc
     """{name: median seconds of one training step} for `configs` ({name: `create_model` keywords with `method`}): the method's
     own loss (`losses.build_loss`; a config's `loss` overrides it), `freeze_bn` as the CamVid recipe trains, timed with
     `interleaved_median_times`. A config with `compile=True` runs the model and the loss through `torch.compile`, as
-    `scaleattn train --compile` does (the warm-up call compiles; it is not timed)."""
+    `scaleattn train --compile` does (the warm-up call compiles; it is not timed); `amp=True`, in bf16 autocast; `channels_last=True`,
+    the model and batch in channels-last memory format."""
     x, y = _batch(batch, crop, classes, device)
     fns = {}
     for name, kw in configs.items():
         kw = dict(kw); method, loss, compiled = kw.pop("method"), kw.pop("loss", None), kw.pop("compile", False)
+        amp, cl = kw.pop("amp", False), kw.pop("channels_last", False)
         m = _model(method, kw.pop("train_scales", None), encoder, classes, device, **kw)
+        if cl: m = m.to(memory_format=torch.channels_last)
         loss_fn = build_loss(method, classes, loss)
         if compiled: m, loss_fn = torch.compile(m), torch.compile(loss_fn)
-        fns[name] = _train_step_fn(m, x, y, loss_fn, freeze_bn=freeze_bn)
+        fns[name] = _train_step_fn(m, x.contiguous(memory_format=torch.channels_last) if cl else x, y, loss_fn, amp, freeze_bn)
     return interleaved_median_times(fns, steps, device)
 
 # %% ../nbs/20_bench.ipynb #7d3c033b
@@ -360,7 +364,7 @@ def _add_bench_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--classes", type=int, default=12, help="number of classes of the benchmarked models")
     p.add_argument("--steps", type=int, default=3, help="timed steps per configuration (median reported)")
     p.add_argument("--device", default="auto", help="cpu, cuda (or cuda:N), or auto (cuda when present)")
-    p.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA only)")
+    p.add_argument("--amp", action="store_true", help="bf16 autocast (on a CPU too: fast where it has native bf16 kernels, e.g. AMX)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     p.add_argument("--json", nargs="?", const="-", default=None, metavar="PATH",
                    help="write the results as JSON to PATH, or to stdout when no PATH follows (default: a table on stdout)")

@@ -1049,7 +1049,7 @@ class Feeder:
         self.sampler.set_epoch(epoch, start * self.batch_size)
         for x, y, q in self._batches(epoch):
             x = self.augment.photometric(x.to(self.device, non_blocking=True), q)
-            if self.channels_last and self.device.type == "cuda": x = x.contiguous(memory_format=torch.channels_last)
+            if self.channels_last: x = x.contiguous(memory_format=torch.channels_last)
             yield x, y.to(self.device, non_blocking=True).long()
 
 def make_feeder(train_ds, augment: Augment, batch_size: int, device="cpu", cache: str = "auto", seed: int = 0,
