@@ -24,10 +24,10 @@ from .infer import evaluate
 # %% auto #0
 __all__ = ['AMP_MODES', 'COMPILE_MODES', 'WIDTH_FIELDS', 'MODEL_OPTIONS', 'MODEL_FIELDS', 'PROBE_SKIP', 'PROBE_STEPS',
            'PROBE_VAL_IMAGES', 'DEAD_WARN', 'STAGE_KEYS', 'opt', 'TrainConfig', 'pick_device', 'amp_dtype',
-           'uses_channels_last', 'cpu_name', 'cpu_bf16_native', 'broadcast_object', 'init_distributed', 'param_groups',
-           'poly_lambda', 'plan_iterations', 'revise_plan', 'BudgetPlan', 'set_train_mode', 'warn_unseen_taps',
-           'constant_channels', 'DeepFeatureWatch', 'NonFiniteLossError', 'FiniteLossGuard', 'sync_buffers',
-           'stage_chain', 'start_from', 'train', 'config_from_args', 'run_train']
+           'uses_channels_last', 'cpu_name', 'cpu_bf16_native', 'warn_slow_bf16', 'broadcast_object',
+           'init_distributed', 'param_groups', 'poly_lambda', 'plan_iterations', 'revise_plan', 'BudgetPlan',
+           'set_train_mode', 'warn_unseen_taps', 'constant_channels', 'DeepFeatureWatch', 'NonFiniteLossError',
+           'FiniteLossGuard', 'sync_buffers', 'stage_chain', 'start_from', 'train', 'config_from_args', 'run_train']
 
 # %% ../nbs/05_train.ipynb #0e398718
 AMP_MODES = ("auto", "bf16", "fp16", "off")
@@ -178,6 +178,13 @@ def cpu_name() -> str:
 def cpu_bf16_native() -> bool:
     "Whether the CPU computes bfloat16 in hardware (AMX or AVX512-BF16), where `--amp bf16` is fast; False where unknown."
     return bool({"amx_bf16", "avx512_bf16"} & set(_cpu_fields().get("flags", "").split()))
+
+def warn_slow_bf16(device: torch.device, dtype, native: bool | None = None) -> bool:
+    """Warn, and return True, when training would run bf16 autocast on a CPU without native bfloat16 (`native`: whether it
+    has it; None asks `cpu_bf16_native`), where it is emulated and several times slower than float32 (`09_explorer`)."""
+    if device.type != "cpu" or dtype != torch.bfloat16 or (cpu_bf16_native() if native is None else native): return False
+    warnings.warn(f"--amp bf16 on a CPU without native bfloat16 ({cpu_name()}): expect it several times slower than float32 (--amp off)")
+    return True
 
 def _device_name(device: torch.device) -> str:
     if device.type == "cuda": return torch.cuda.get_device_name(device)
@@ -723,6 +730,7 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
     core.to(device)
     if uses_channels_last(cfg, device): core.to(memory_format=torch.channels_last)
     opt, sched, scaler, dtype = _optimiser(cfg, core, plan, device)
+    if rank == 0: warn_slow_bf16(device, dtype)
     loss_fn = loss_fn or _build_loss(cfg, train_ds, rank)
     it, best, before = _resume(cfg, out / "last.pt", core, opt, sched, scaler, plan, rank) if cfg.resume else (0, -1.0, {})
     wall_before = float(before.get("wall_s", 0.0))
