@@ -23,11 +23,11 @@ from .infer import evaluate
 
 # %% auto #0
 __all__ = ['AMP_MODES', 'COMPILE_MODES', 'WIDTH_FIELDS', 'MODEL_OPTIONS', 'MODEL_FIELDS', 'PROBE_SKIP', 'PROBE_STEPS',
-           'PROBE_VAL_IMAGES', 'DEAD_WARN', 'STAGE_KEYS', 'opt', 'TrainConfig', 'pick_device', 'amp_dtype',
-           'uses_channels_last', 'cpu_name', 'cpu_bf16_native', 'warn_slow_bf16', 'broadcast_object',
-           'init_distributed', 'param_groups', 'poly_lambda', 'plan_iterations', 'revise_plan', 'BudgetPlan',
-           'set_train_mode', 'warn_unseen_taps', 'constant_channels', 'DeepFeatureWatch', 'NonFiniteLossError',
-           'FiniteLossGuard', 'sync_buffers', 'stage_chain', 'start_from', 'train', 'config_from_args', 'run_train']
+           'PROBE_VAL_IMAGES', 'DEAD_WARN', 'STAGE_KEYS', 'opt', 'TrainConfig', 'pick_device', 'amp_dtype', 'cpu_name',
+           'cpu_bf16_native', 'warn_slow_bf16', 'broadcast_object', 'init_distributed', 'param_groups', 'poly_lambda',
+           'plan_iterations', 'revise_plan', 'BudgetPlan', 'set_train_mode', 'warn_unseen_taps', 'constant_channels',
+           'DeepFeatureWatch', 'NonFiniteLossError', 'FiniteLossGuard', 'sync_buffers', 'stage_chain', 'start_from',
+           'train', 'config_from_args', 'run_train']
 
 # %% ../nbs/05_train.ipynb #0e398718
 AMP_MODES = ("auto", "bf16", "fp16", "off")
@@ -100,7 +100,7 @@ class TrainConfig:
                                     CLASS_WEIGHTS)
     amp: str = opt("auto", "mixed precision: auto (bf16 on CUDA when supported, else fp16; float32 on the CPU), bf16, fp16, off",
                    AMP_MODES)
-    channels_last: bool = opt(True, "channels-last memory format (on CUDA, and on a CPU under --amp bf16)")
+    channels_last: bool = opt(True, "channels-last memory format (faster on CUDA and, a little, on a CPU: 20_bench)")
     compile: bool = opt(False, "torch.compile the model and the loss for the training steps (validation stays eager)")
     compile_mode: str = opt("default", "torch.compile's mode under --compile: default (fused kernels), reduce-overhead (and "
                             "CUDA graphs: the launches of a step replayed at once), max-autotune", COMPILE_MODES)
@@ -159,11 +159,6 @@ def amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
     if amp == "off" or (amp == "auto" and device.type != "cuda"): return None
     if amp == "auto": return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return {"bf16": torch.bfloat16, "fp16": torch.float16}[amp]
-
-def uses_channels_last(cfg, device: torch.device) -> bool:
-    """Whether training keeps the model and batches in channels-last memory format: asked for (`cfg.channels_last`) and on CUDA,
-    or on a CPU in bf16 autocast (oneDNN's bf16 convolutions prefer it; in float32 it does not pay on a CPU: `20_bench`)."""
-    return bool(cfg.channels_last) and (device.type == "cuda" or amp_dtype(cfg.amp, device) == torch.bfloat16)
 
 def _cpu_fields() -> dict:
     "The first processor's fields in /proc/cpuinfo (Linux); empty elsewhere."
@@ -673,7 +668,7 @@ def _build_data(cfg: TrainConfig, model: torch.nn.Module, train_ds, device: torc
               if cfg.val_split else None)
     feeder = make_feeder(train_ds, train_transforms(cfg.crop_size, cfg.scale_range, mean=mean, std=std), max(1, cfg.batch_size // world),
                          device, cfg.cache, cfg.seed, rank, world, cfg.workers, cfg.class_uniform, cfg.pseudo_root, cfg.pseudo_prob,
-                         Path(cfg.out) / "class_centroids.json", channels_last=uses_channels_last(cfg, device), progress=cfg.progress and rank == 0)
+                         Path(cfg.out) / "class_centroids.json", channels_last=cfg.channels_last, progress=cfg.progress and rank == 0)
     return val_ds, feeder
 
 def _build_loss(cfg: TrainConfig, train_ds, rank: int) -> Callable:
@@ -728,7 +723,7 @@ def train(cfg: TrainConfig, loss_fn: Callable | None = None, model: torch.nn.Mod
     plan = BudgetPlan(cfg, feeder.iters_per_epoch, validates=val_ds is not None)
 
     core.to(device)
-    if uses_channels_last(cfg, device): core.to(memory_format=torch.channels_last)
+    if cfg.channels_last: core.to(memory_format=torch.channels_last)
     opt, sched, scaler, dtype = _optimiser(cfg, core, plan, device)
     if rank == 0: warn_slow_bf16(device, dtype)
     loss_fn = loss_fn or _build_loss(cfg, train_ds, rank)
