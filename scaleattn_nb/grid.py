@@ -23,8 +23,8 @@ __all__ = ['PAPER_SCALE_WEIGHT', 'HASH_EXCLUDE', 'RESULT_FILE', 'TRAIN_FILE', 'E
            'EVAL_PROCEDURE', 'ROW_CONFIG_FIELDS', 'SAVED_RUNS', 'group_of', 'Experiment', 'trunk_name', 'expand',
            'config_hash', 'Grid', 'prepare_for_eval', 'training_flops_per_image', 'run_experiment', 'load_results',
            'collect_results', 'recount_flops', 'run_grid', 'design_label', 'summarize', 'results_table', 'plot_results',
-           'Claim', 'judge', 'claims_table', 'results_dir', 'show_results', 'show_claims', 'run_scale_figure',
-           'run_grid_cli']
+           'Claim', 'judge', 'claims_table', 'finished_count', 'results_dir', 'show_results', 'show_claims',
+           'run_scale_figure', 'run_grid_cli']
 
 # %% ../nbs/21_grid.ipynb #011fb451
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
@@ -603,10 +603,18 @@ def claims_table(source, claims: Sequence[Claim], metric: str = "miou", scale: f
 # %% ../nbs/21_grid.ipynb #603d8204
 SAVED_RUNS = Path("grid_runs")      # copies of the runs' result files (no checkpoints), beside the results notebooks
 
+def finished_count(out) -> int:
+    "How many experiments in the grid folder `out` finished (their record says done); 0 where `out` holds no results.json."
+    out = Path(out)
+    if not (out / "results.json").exists(): return 0
+    return sum((_read_json(p) or {}).get("status") == "done" for p in out.glob(f"*/{RESULT_FILE}"))
+
 def results_dir(out, saved=SAVED_RUNS) -> Path:
-    "Where the results of `out` are: the run folder itself when it holds them, else its copy `saved/NAME` when that does."
+    """Where the results of `out` are: the run folder or its copy `saved/NAME`, whichever holds more finished experiments
+    (the run folder on a tie, and where neither holds any). A run folder on a machine that ran part of a grid, beside the
+    committed copy of all of it, then does not hide the rest."""
     out, copy = Path(out), Path(saved) / Path(out).name
-    return out if (out / "results.json").exists() or not (copy / "results.json").exists() else copy
+    return copy if finished_count(copy) > finished_count(out) else out
 
 def show_results(out, title: str, paper_table: Callable[[Path], str] | None = None, saved=SAVED_RUNS):
     """Display a grid's results under `title`: `paper_table(folder)` (markdown) when given, else the grid's own table, then the
