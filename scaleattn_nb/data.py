@@ -393,95 +393,111 @@ def _save_palette_png(a: np.ndarray, path: Path, palette: np.ndarray | None = No
 def _save(a: np.ndarray, path: Path, **kw):
     path.parent.mkdir(parents=True, exist_ok=True); Image.fromarray(a).save(path, **kw)
 
+# %% ../nbs/02_data.ipynb #478417fd
+# One writer per dataset: (root, rng, size, train stems, val stems), each in that dataset's real layout.
+def _fixture_camvid(root: Path, rng, size, train: list, val: list):
+    for split, ss in (("train", train), ("val", val)):
+        for s in ss:
+            lab = _blocks(rng, size, list(range(12))); lab[-1, :] = 11          # a void strip, as in real frames
+            _save(_fixture_image(rng, lab), root / split / f"{s}.png"); _save(lab.astype(np.uint8), root / f"{split}annot" / f"{s}.png")
+
+def _fixture_voc(root: Path, rng, size, train: list, val: list):
+    base = root / "VOCdevkit" / "VOC2012"
+    for s in train + val:
+        lab = _blocks(rng, size, list(range(21))).astype(np.uint8)
+        lab[0, :] = 255; lab[:, -1] = 255                                       # VOC's object borders are 255
+        _save(_fixture_image(rng, lab), base / "JPEGImages" / f"{s}.jpg", quality=95)
+        _save_palette_png(lab, base / "SegmentationClass" / f"{s}.png")
+    extra = [f"aug{i:03d}" for i in range(len(train))]                          # SBD images not in VOC's seg lists
+    for s in extra + train:
+        lab = _blocks(rng, size, list(range(21)) + [255]).astype(np.uint8)
+        if s in extra: _save(_fixture_image(rng, lab), base / "JPEGImages" / f"{s}.jpg", quality=95)
+        _save(lab, base / "SegmentationClassAug" / f"{s}.png")
+    lists = base / "ImageSets" / "Segmentation"; lists.mkdir(parents=True, exist_ok=True)
+    for split, ss in (("train", train), ("val", val)): (lists / f"{split}.txt").write_text("\n".join(ss) + "\n")
+
+def _fixture_person_part(root: Path, rng, size, train: list, val: list):
+    lists = root / "pascal_person_part_trainval_list"; lists.mkdir(parents=True, exist_ok=True)
+    for split, ss in (("train", train), ("val", val)):
+        lines = []
+        for s in ss:
+            lab = _blocks(rng, size, list(range(7))).astype(np.uint8)
+            _save(_fixture_image(rng, lab), root / "JPEGImages" / f"{s}.jpg", quality=95)
+            _save(lab, root / "SegmentationPart" / f"{s}.png")
+            lines.append(f"/JPEGImages/{s}.jpg /SegmentationPart/{s}.png")
+        (lists / f"{split}.txt").write_text("\n".join(lines) + "\n")
+
+def _fixture_cityscapes(root: Path, rng, size, train: list, val: list):
+    for split, ss in (("train", train), ("val", val)):
+        for k, s in enumerate(ss):
+            city = ("aachen", "bremen")[k % 2]
+            stem = f"{city}_{int(s):06d}_000019"
+            ids = _blocks(rng, size, list(range(34))).astype(np.uint8)
+            _save(_fixture_image(rng, ids), root / "leftImg8bit" / split / city / f"{stem}_leftImg8bit.png")
+            _save(ids, root / "gtFine" / split / city / f"{stem}_gtFine_labelIds.png")
+            _save(ids, root / "gtCoarse" / split / city / f"{stem}_gtCoarse_labelIds.png")
+
+def _fixture_mapillary(root: Path, rng, size, train: list, val: list):
+    labels = [{"name": nm.lower().replace(" ", "-"), "readable": nm, "color": c.tolist(), "evaluate": True}
+              for nm, c in zip(MAPILLARY_CLASSES, voc_palette(66))]
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "config.json").write_text(json.dumps({"labels": labels, "version": "1.2"}))
+    for split, ss in (("training", train), ("validation", val)):
+        for s in ss:
+            lab = _blocks(rng, size, list(range(66))).astype(np.uint8)
+            _save(_fixture_image(rng, lab), root / split / "images" / f"{s}.jpg", quality=95)
+            _save_palette_png(lab, root / split / "labels" / f"{s}.png")
+
+# %% ../nbs/02_data.ipynb #203a6675
+def _rle_counts(mask: np.ndarray) -> list[int]:
+    "COCO's uncompressed RLE of a 0/1 mask: the lengths of its runs in column-major order, the first a run of zeros (maybe empty)."
+    flat = mask.flatten(order="F")
+    counts = np.diff(np.r_[0, np.flatnonzero(np.diff(flat)) + 1, flat.size]).tolist()
+    return [0] + counts if flat[0] else counts
+
+# %% ../nbs/02_data.ipynb #5c19149c
+def _coco_annotations(iid: int, h: int, w: int, first_id: int) -> list[dict]:
+    "A big rectangle polygon, a small triangle on top of it, and a crowd region as uncompressed RLE, for image `iid`."
+    crowd = np.zeros((h, w), np.uint8); crowd[18:22, 24:30] = 1
+    return [{"id": first_id, "image_id": iid, "category_id": 1, "iscrowd": 0, "area": 200.0,
+             "segmentation": [[2, 2, 20, 2, 20, 16, 2, 16]], "bbox": [2, 2, 18, 14]},
+            {"id": first_id + 1, "image_id": iid, "category_id": 90, "iscrowd": 0, "area": 20.0,
+             "segmentation": [[6, 6, 12, 6, 9, 12]], "bbox": [6, 6, 6, 6]},
+            {"id": first_id + 2, "image_id": iid, "category_id": 3, "iscrowd": 1, "area": 24.0,
+             "segmentation": {"counts": _rle_counts(crowd), "size": [h, w]}, "bbox": [24, 18, 6, 4]}]
+
+def _fixture_coco(root: Path, rng, size, train: list, val: list):
+    cats = [{"id": cid, "name": nm, "supercategory": "thing"} for cid, nm in zip(COCO_CATEGORY_IDS, COCO_CLASSES[1:])]
+    h, w = size
+    for split, ss in (("train", train), ("val", val)):
+        images, anns = [], []
+        for s in ss:
+            iid = 1000 + int(s)
+            fn = f"COCO_{split}2014_{iid:012d}.jpg"
+            _save(rng.integers(0, 255, (h, w, 3), dtype=np.uint8), root / f"{split}2014" / fn, quality=95)
+            images.append({"id": iid, "file_name": fn, "height": h, "width": w})
+            anns += _coco_annotations(iid, h, w, len(anns) + 1)
+        (root / "annotations").mkdir(parents=True, exist_ok=True)
+        (root / "annotations" / f"instances_{split}2014.json").write_text(
+            json.dumps({"images": images, "annotations": anns, "categories": cats}))
+
+def _fixture_folder(root: Path, rng, size, train: list, val: list):
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    (root / "classes.txt").write_text("background\nroad\ncar\n")
+    for s in train + val:
+        lab = _blocks(rng, size, [0, 1, 2, 255]).astype(np.uint8)
+        _save(_fixture_image(rng, lab), root / "images" / f"{s}.png"); _save(lab, root / "labels" / f"{s}.png")
+
+_FIXTURES = {"camvid": _fixture_camvid, "voc": _fixture_voc, "person-part": _fixture_person_part, "cityscapes": _fixture_cityscapes,
+             "mapillary": _fixture_mapillary, "coco": _fixture_coco, "folder": _fixture_folder}
+
 def make_fixture(name: str, root, n: int = 3, size=(24, 32), seed: int = 0) -> Path:
     "Write a tiny dataset `name` (a get_dataset name) in its real on-disk layout under `root`; return the root to pass to get_dataset."
-    root, rng = Path(root), np.random.default_rng(seed)
     name = name.lower().replace("_", "-")
+    if name not in _FIXTURES: raise ValueError(f"no fixture for dataset {name!r}; choose one of {sorted(_FIXTURES)}")
     stems = [f"{i:06d}" for i in range(2 * n)]
-    if name == "camvid":
-        for split, ss in (("train", stems[:n]), ("val", stems[n:])):
-            for s in ss:
-                lab = _blocks(rng, size, list(range(12))); lab[-1, :] = 11          # a void strip, as in real frames
-                _save(_fixture_image(rng, lab), root / split / f"{s}.png"); _save(lab.astype(np.uint8), root / f"{split}annot" / f"{s}.png")
-    elif name == "voc":
-        base = root / "VOCdevkit" / "VOC2012"
-        for s in stems:
-            lab = _blocks(rng, size, list(range(21))).astype(np.uint8)
-            lab[0, :] = 255; lab[:, -1] = 255                                   # VOC's object borders are 255
-            _save(_fixture_image(rng, lab), base / "JPEGImages" / f"{s}.jpg", quality=95)
-            _save_palette_png(lab, base / "SegmentationClass" / f"{s}.png")
-        extra = [f"aug{i:03d}" for i in range(n)]                               # SBD images not in VOC's seg lists
-        for s in extra + stems[:n]:
-            lab = _blocks(rng, size, list(range(21)) + [255]).astype(np.uint8)
-            if s in extra: _save(_fixture_image(rng, lab), base / "JPEGImages" / f"{s}.jpg", quality=95)
-            _save(lab, base / "SegmentationClassAug" / f"{s}.png")
-        (base / "ImageSets" / "Segmentation").mkdir(parents=True, exist_ok=True)
-        (base / "ImageSets" / "Segmentation" / "train.txt").write_text("\n".join(stems[:n]) + "\n")
-        (base / "ImageSets" / "Segmentation" / "val.txt").write_text("\n".join(stems[n:]) + "\n")
-    elif name == "person-part":
-        lists = root / "pascal_person_part_trainval_list"; lists.mkdir(parents=True, exist_ok=True)
-        for split, ss in (("train", stems[:n]), ("val", stems[n:])):
-            lines = []
-            for s in ss:
-                lab = _blocks(rng, size, list(range(7))).astype(np.uint8)
-                _save(_fixture_image(rng, lab), root / "JPEGImages" / f"{s}.jpg", quality=95)
-                _save(lab, root / "SegmentationPart" / f"{s}.png")
-                lines.append(f"/JPEGImages/{s}.jpg /SegmentationPart/{s}.png")
-            (lists / f"{split}.txt").write_text("\n".join(lines) + "\n")
-    elif name == "cityscapes":
-        for split, ss in (("train", stems[:n]), ("val", stems[n:])):
-            for k, s in enumerate(ss):
-                city = ("aachen", "bremen")[k % 2]
-                stem = f"{city}_{int(s):06d}_000019"
-                ids = _blocks(rng, size, list(range(34))).astype(np.uint8)
-                _save(_fixture_image(rng, ids), root / "leftImg8bit" / split / city / f"{stem}_leftImg8bit.png")
-                _save(ids, root / "gtFine" / split / city / f"{stem}_gtFine_labelIds.png")
-                _save(ids, root / "gtCoarse" / split / city / f"{stem}_gtCoarse_labelIds.png")
-    elif name == "mapillary":
-        labels = [{"name": f"{n_.lower().replace(' ', '-')}", "readable": n_, "color": c.tolist(), "evaluate": True}
-                  for n_, c in zip(MAPILLARY_CLASSES, voc_palette(66))]
-        root.mkdir(parents=True, exist_ok=True)
-        (root / "config.json").write_text(json.dumps({"labels": labels, "version": "1.2"}))
-        for split, ss in (("training", stems[:n]), ("validation", stems[n:])):
-            for s in ss:
-                lab = _blocks(rng, size, list(range(66))).astype(np.uint8)
-                _save(_fixture_image(rng, lab), root / split / "images" / f"{s}.jpg", quality=95)
-                _save_palette_png(lab, root / split / "labels" / f"{s}.png")
-    elif name == "coco":
-        cats = [{"id": cid, "name": nm, "supercategory": "thing"} for cid, nm in zip(COCO_CATEGORY_IDS, COCO_CLASSES[1:])]
-        h, w = size
-        for split, ss in (("train", stems[:n]), ("val", stems[n:])):
-            images, anns = [], []
-            for k, s in enumerate(ss):
-                iid = 1000 + int(s)
-                fn = f"COCO_{split}2014_{iid:012d}.jpg"
-                _save(rng.integers(0, 255, (h, w, 3), dtype=np.uint8), root / f"{split}2014" / fn, quality=95)
-                images.append({"id": iid, "file_name": fn, "height": h, "width": w})
-                # a big rectangle polygon, a small triangle on top of it, and a crowd region as uncompressed RLE
-                anns.append({"id": len(anns) + 1, "image_id": iid, "category_id": 1, "iscrowd": 0, "area": 200.0,
-                             "segmentation": [[2, 2, 20, 2, 20, 16, 2, 16]], "bbox": [2, 2, 18, 14]})
-                anns.append({"id": len(anns) + 1, "image_id": iid, "category_id": 90, "iscrowd": 0, "area": 20.0,
-                             "segmentation": [[6, 6, 12, 6, 9, 12]], "bbox": [6, 6, 6, 6]})
-                crowd = np.zeros((h, w), np.uint8); crowd[18:22, 24:30] = 1
-                flat = crowd.flatten(order="F"); counts, cur, run = [], 0, 0
-                for v in flat:
-                    if v != cur: counts.append(run); cur, run = v, 0
-                    run += 1
-                counts.append(run)
-                anns.append({"id": len(anns) + 1, "image_id": iid, "category_id": 3, "iscrowd": 1, "area": 24.0,
-                             "segmentation": {"counts": counts, "size": [h, w]}, "bbox": [24, 18, 6, 4]})
-            (root / "annotations").mkdir(parents=True, exist_ok=True)
-            (root / "annotations" / f"instances_{split}2014.json").write_text(
-                json.dumps({"images": images, "annotations": anns, "categories": cats}))
-    elif name == "folder":
-        (root / "images").mkdir(parents=True, exist_ok=True)
-        (root / "classes.txt").write_text("background\nroad\ncar\n")
-        for s in stems:
-            lab = _blocks(rng, size, [0, 1, 2, 255]).astype(np.uint8)
-            _save(_fixture_image(rng, lab), root / "images" / f"{s}.png"); _save(lab, root / "labels" / f"{s}.png")
-    else:
-        raise ValueError(f"no fixture for dataset {name!r}; choose one of {sorted(set(DATASETS) - {'sample'})}")
-    return root
+    _FIXTURES[name](Path(root), np.random.default_rng(seed), size, stems[:n], stems[n:])
+    return Path(root)
 
 # %% ../nbs/02_data.ipynb #a93aced9
 CAMVID_CLASSES = ["Sky", "Building", "Pole", "Road", "Pavement", "Tree", "SignSymbol", "Fence", "Car", "Pedestrian", "Bicyclist"]
