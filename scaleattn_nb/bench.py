@@ -5,8 +5,10 @@
 # %% ../nbs/20_bench.ipynb #fbe3a196
 from __future__ import annotations
 import argparse, json, os, statistics, subprocess, sys, time
+from contextlib import contextmanager
 from typing import Sequence
 import torch
+from torch.autograd.profiler import record_function
 from torch.utils.flop_counter import FlopCounterMode, conv_flop_count
 from pathlib import Path
 from .models import create_model
@@ -16,10 +18,11 @@ from .data import get_dataset, train_transforms, make_feeder
 from .cli import command, CommandError, ListAction
 
 # %% auto #0
-__all__ = ['TRAIN_CONFIGS', 'INFER_CONFIGS', 'PARTS', 'INFER_MEMORY_MODES', 'BF16_PEAK', 'conv_backward_flops', 'flop_counter',
-           'training_flops', 'part_flops', 'markdown_table', 'interleaved_median_times', 'train_step_times',
-           'peak_train_memory', 'peak_infer_memory', 'infer_memory', 'bf16_peak', 'run_bench', 'format_table',
-           'check_targets', 'loader_throughput', 'run_bench_cli']
+__all__ = ['TRAIN_CONFIGS', 'INFER_CONFIGS', 'PARTS', 'SCOPE', 'BACKWARD_EVENT', 'INFER_MEMORY_MODES', 'BF16_PEAK',
+           'conv_backward_flops', 'flop_counter', 'training_flops', 'part_flops', 'markdown_table',
+           'interleaved_median_times', 'train_step_times', 'time_by_part', 'part_times', 'peak_train_memory',
+           'peak_infer_memory', 'infer_memory', 'bf16_peak', 'run_bench', 'format_table', 'check_targets',
+           'loader_throughput', 'run_bench_cli']
 
 # %% ../nbs/20_bench.ipynb #4d0c9012
 TRAIN_CONFIGS = [  # (row name, method, training scales)
@@ -118,14 +121,20 @@ def _autocast(device, amp: bool):
     "bf16 autocast on `device` when `amp` (a CPU too: fast where it has native bf16 kernels, e.g. AMX), else none."
     return torch.autocast("cuda" if str(device).startswith("cuda") else "cpu", dtype=torch.bfloat16, enabled=bool(amp))
 
+SCOPE = "part:"    # the prefix of the profiler scopes a training step opens (its loss, its optimiser step; PARTS in `part_times`)
+
 def _train_step_fn(model, x, y, loss_fn, amp: bool = False, freeze_bn: bool = False):
     """A closure running one training step (zero_grad, forward, loss, backward, SGD step) of `model` on (x, y). `loss_fn`: the
-    method's `losses.build_loss`; `freeze_bn`: the encoder's BatchNorm in eval mode, as `--freeze-bn` trains."""
+    method's `losses.build_loss`; `freeze_bn`: the encoder's BatchNorm in eval mode, as `--freeze-bn` trains. The loss and the
+    optimiser run in profiler scopes (`SCOPE`), which cost nothing unless a profiler is on."""
     opt = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
     def step():
         set_train_mode(model, freeze_bn); opt.zero_grad(set_to_none=True)
-        with _autocast(x.device, amp): loss = loss_fn(model(x), y)[0]
-        loss.backward(); opt.step()
+        with _autocast(x.device, amp):
+            out = model(x)
+            with record_function(SCOPE + "loss"): loss = loss_fn(out, y)[0]
+        loss.backward()
+        with record_function(SCOPE + "optimizer"): opt.step()
     return step
 
 def _infer_fn(model, x, scales, amp: bool = False):
@@ -148,6 +157,16 @@ def interleaved_median_times(fns: dict, steps: int = 3, device="cpu") -> dict:
     return {k: statistics.median(v) for k, v in times.items()}
 
 # %% ../nbs/20_bench.ipynb #5e5a650f
+def _config_step(kw: dict, x, y, classes: int, encoder: str, device, freeze_bn: bool) -> tuple:
+    "(model, training-step closure) of one `train_step_times` configuration: `create_model` keywords with `method` and the options there."
+    kw = dict(kw); method, loss, compiled = kw.pop("method"), kw.pop("loss", None), kw.pop("compile", False)
+    amp, cl = kw.pop("amp", False), kw.pop("channels_last", False)
+    m = _model(method, kw.pop("train_scales", None), encoder, classes, device, **kw)
+    if cl: m, x = m.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+    loss_fn = build_loss(method, classes, loss)
+    if compiled: m, loss_fn = torch.compile(m), torch.compile(loss_fn)
+    return m, _train_step_fn(m, x, y, loss_fn, amp, freeze_bn)
+
 def train_step_times(configs: dict, crop: int | Sequence[int] = (360, 480), batch: int = 4, classes: int = 11, steps: int = 3,
                      freeze_bn: bool = True, encoder: str = "mobilenet_v2", device: str = "cpu") -> dict:
     """{name: median seconds of one training step} for `configs` ({name: `create_model` keywords with `method`}): the method's
@@ -156,16 +175,69 @@ def train_step_times(configs: dict, crop: int | Sequence[int] = (360, 480), batc
     `scaleattn train --compile` does (the warm-up call compiles; it is not timed); `amp=True`, in bf16 autocast; `channels_last=True`,
     the model and batch in channels-last memory format."""
     x, y = _batch(batch, crop, classes, device)
-    fns = {}
-    for name, kw in configs.items():
-        kw = dict(kw); method, loss, compiled = kw.pop("method"), kw.pop("loss", None), kw.pop("compile", False)
-        amp, cl = kw.pop("amp", False), kw.pop("channels_last", False)
-        m = _model(method, kw.pop("train_scales", None), encoder, classes, device, **kw)
-        if cl: m = m.to(memory_format=torch.channels_last)
-        loss_fn = build_loss(method, classes, loss)
-        if compiled: m, loss_fn = torch.compile(m), torch.compile(loss_fn)
-        fns[name] = _train_step_fn(m, x.contiguous(memory_format=torch.channels_last) if cl else x, y, loss_fn, amp, freeze_bn)
+    fns = {name: _config_step(kw, x, y, classes, encoder, device, freeze_bn)[1] for name, kw in configs.items()}
     return interleaved_median_times(fns, steps, device)
+
+# %% ../nbs/20_bench.ipynb #bff47bf5
+BACKWARD_EVENT = "autograd::engine::evaluate_function"   # the profiler's name for one autograd function run by backward
+
+@contextmanager
+def _part_scopes(model):
+    "Profiler scopes `SCOPE + part` around the forward of each of `PARTS` that `model` has (forward hooks, removed on exit)."
+    handles, open_ = [], []
+    def enter(name):
+        def pre(mod, args): rf = record_function(SCOPE + name); rf.__enter__(); open_.append(rf)
+        return pre
+    for name, path in PARTS.items():
+        try: mod = model.get_submodule(path)
+        except AttributeError: continue
+        handles += [mod.register_forward_pre_hook(enter(name)), mod.register_forward_hook(lambda *_: open_.pop().__exit__(None, None, None))]
+    try: yield
+    finally:
+        for h in handles: h.remove()
+
+def _scope_of(evt) -> str:
+    "The innermost `SCOPE` around a profiler event: its part, 'loss' or 'optimizer'; 'other' outside every scope."
+    while evt is not None:
+        if evt.name.startswith(SCOPE): return evt.name[len(SCOPE):]
+        evt = evt.cpu_parent
+    return "other"
+
+def time_by_part(events) -> dict:
+    """{scope: {'forward': s, 'backward': s}} of one profiled training step (`torch.profiler` events): forward, the time inside
+    each scope; backward, each autograd function's time charged to the scope of the forward op that made it (autograd's
+    sequence numbers link the two), and to 'other' where none did (gradient accumulation into the weights)."""
+    made_in, out = {}, {}
+    add = lambda scope, phase, us: out.setdefault(scope, {"forward": 0.0, "backward": 0.0}).__setitem__(phase, out[scope][phase] + us / 1e6)
+    for e in events:
+        if e.name.startswith(SCOPE) and _scope_of(e.cpu_parent) == "other": add(e.name[len(SCOPE):], "forward", e.cpu_time_total)
+        elif e.sequence_nr >= 0 and not e.name.startswith(BACKWARD_EVENT): made_in.setdefault(e.sequence_nr, _scope_of(e))
+    for e in events:
+        if e.name.startswith(BACKWARD_EVENT) and e.cpu_parent is None: add(made_in.get(e.sequence_nr, "other"), "backward", e.cpu_time_total)
+    return out
+
+
+# %% ../nbs/20_bench.ipynb #40d4f9a6
+def part_times(configs: dict, crop: int | Sequence[int] = (360, 480), batch: int = 4, classes: int = 11, steps: int = 3,
+               freeze_bn: bool = True, encoder: str = "mobilenet_v2") -> dict:
+    """{name: {scope: {'forward': s, 'backward': s}}} on the CPU for `configs` (as `train_step_times`, not compiled): seconds per
+    training step in each of `PARTS`, the loss and the optimiser (`time_by_part`), and in 'other', the rest of the step (resizing,
+    merging, the attention's arithmetic outside the heads, Python; so the scopes sum to the step). Medians of `steps` profiled
+    rounds after one warm-up round, the configurations interleaved. The profiler adds a little to every op: read shares."""
+    if any(kw.get("compile") for kw in configs.values()): raise ValueError("part_times cannot see the parts of a compiled model")
+    x, y = _batch(batch, crop, classes)
+    built = {name: _config_step(kw, x, y, classes, encoder, "cpu", freeze_bn) for name, kw in configs.items()}
+    rounds = {name: [] for name in configs}
+    for _ in range(steps + 1):
+        for name, (m, step) in built.items():
+            with _part_scopes(m), torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+                t0 = time.perf_counter(); step(); wall = time.perf_counter() - t0
+            t = time_by_part(prof.events())
+            other = t.setdefault("other", {"forward": 0.0, "backward": 0.0})
+            other["forward"] = wall - sum(v for p in t.values() for v in p.values())
+            rounds[name].append(t)
+    return {name: {s: {ph: statistics.median(r[s][ph] for r in rs[1:]) for ph in ("forward", "backward")} for s in rs[-1]}
+            for name, rs in rounds.items()}
 
 # %% ../nbs/20_bench.ipynb #7d3c033b
 def _rss_kib(field: str) -> int | None:
@@ -269,7 +341,8 @@ def bf16_peak(device) -> float | None:
 def run_bench(encoder: str = "mobilenet_v2", crop: int | Sequence[int] = 256, batch: int = 2, classes: int = 12, steps: int = 3,
               device: str = "cpu", amp: bool = False, memory: bool = True, log=print, **kw) -> dict:
     """Measure every TRAIN_CONFIGS and INFER_CONFIGS row for one trunk and crop (one side, or (H, W)); returns a JSON-ready dict.
-    A training row has its step time, images/s, FLOPs and, under `amp` on a known card, MFU (FLOP/s over `bf16_peak`)."""
+    A training row has its step time, images/s, FLOPs and, under `amp` on a known card, MFU (FLOP/s over `bf16_peak`); its step runs
+    in channels-last memory format, as `scaleattn train` does on any device, while inference does so on CUDA only."""
     peak = bf16_peak(device) if amp else None
     res = dict(encoder=encoder, crop=crop if isinstance(crop, int) else list(_hw(crop)), batch=batch, classes=classes, steps=steps,
                device=device, amp=amp, threads=torch.get_num_threads(), torch=torch.__version__, model_kw=kw, bf16_peak_flops=peak,
@@ -280,8 +353,8 @@ def run_bench(encoder: str = "mobilenet_v2", crop: int | Sequence[int] = 256, ba
     def build(method, scales):
         m = _model(method, scales, encoder, classes, device, **kw)
         return m.to(memory_format=torch.channels_last) if device.startswith("cuda") else m
-    fns = {name: _train_step_fn(build(method, scales), x, y, build_loss(method, classes), amp)
-           for name, method, scales in TRAIN_CONFIGS}
+    fns = {name: _config_step(dict(kw, method=method, train_scales=scales, amp=amp, channels_last=True), x, y, classes, encoder,
+                              device, freeze_bn=False)[1] for name, method, scales in TRAIN_CONFIGS}
     step_s = interleaved_median_times(fns, steps, device)
     del fns
     for name, method, scales in TRAIN_CONFIGS:
