@@ -270,6 +270,26 @@ def write_report(out, stems: Sequence[str], classes: Sequence[str], settings: di
         fh.write("\n ]\n}\n")
     return head
 
+def _source_items(model, source, labels, limit: int | None, classes, palette) -> tuple[list, list, np.ndarray]:
+    """The items of `source` (a dataset, a folder of images with `labels`, or a list of `Item`; the first `limit`), whose stems must
+    be unique, and the class names and palette: those given, else the dataset's, else the teacher's."""
+    if isinstance(source, (str, Path)): items = items_from_folder(source, labels)
+    elif isinstance(source, (list, tuple)): items = list(source)
+    else:
+        items = items_from_dataset(source)
+        if source.num_classes != model.classes:
+            raise ValueError(f"the teacher predicts {model.classes} classes but dataset {source.name!r} has {source.num_classes}")
+        classes = classes or list(source.classes); palette = source.palette if palette is None else palette
+    if limit is not None: items = items[:limit]
+    seen, dup = set(), set()
+    for it in items:
+        if it.stem in seen: dup.add(it.stem)
+        seen.add(it.stem)
+    if dup: raise ValueError(f"several input images share the stems {sorted(dup)[:5]}; the folder layout needs unique stems")
+    classes = list(classes or _teacher_classes(model))
+    if len(classes) != model.classes: raise ValueError(f"{len(classes)} class names for a teacher with {model.classes} classes")
+    return items, classes, np.asarray(model_palette(model) if palette is None else palette, np.uint8)
+
 def autolabel(model, source, out, threshold: float = 0.9, scales=None, flip: bool = False, merge: str = "attention",
               window: Sequence[int] | None = None, combine: str = "pseudo", labels=None, save_confidence: bool = False,
               image_mode: str = "link", thresholds: Sequence[float] = DEFAULT_SWEEP, overwrite: bool = False, limit: int | None = None,
@@ -279,22 +299,7 @@ def autolabel(model, source, out, threshold: float = 0.9, scales=None, flip: boo
     if not 0 <= threshold <= 1: raise ValueError(f"threshold must be in [0, 1], got {threshold}")
     if combine not in COMBINE_MODES: raise ValueError(f"combine must be one of {', '.join(COMBINE_MODES)}, got {combine!r}")
     if image_mode not in IMAGE_MODES: raise ValueError(f"image_mode must be one of {', '.join(IMAGE_MODES)}, got {image_mode!r}")
-    if isinstance(source, (str, Path)): items = items_from_folder(source, labels)
-    elif isinstance(source, (list, tuple)): items = list(source)
-    else:
-        items = items_from_dataset(source)
-        if source.num_classes != model.classes:
-            raise ValueError(f"the teacher predicts {model.classes} classes but dataset {source.name!r} has {source.num_classes}")
-        classes = classes or list(source.classes); palette = source.palette if palette is None else palette
-    if limit is not None: items = items[:limit]
-    seen, dup = set(), []
-    for it in items:
-        if it.stem in seen: dup.append(it.stem)
-        seen.add(it.stem)
-    if dup: raise ValueError(f"several input images share the stems {sorted(set(dup))[:5]}; the folder layout needs unique stems")
-    classes = list(classes or _teacher_classes(model))
-    if len(classes) != model.classes: raise ValueError(f"{len(classes)} class names for a teacher with {model.classes} classes")
-    palette = np.asarray(model_palette(model) if palette is None else palette, np.uint8)
+    items, classes, palette = _source_items(model, source, labels, limit, classes, palette)
     out = ensure_writable_dir(out, "output folder")
     for d in SUBDIRS: (out / d).mkdir(exist_ok=True)
     _clear_stale_tmp(out)

@@ -297,6 +297,28 @@ def _checkpoint(d: Path) -> Path:
         if (d / n).exists(): return d / n
     raise ValueError(f"no checkpoint (best.pt or last.pt) in {d}")
 
+def _run_evals(exp: Experiment, cfg: TrainConfig, d: Path, plan: dict, h: str, progress: bool) -> dict:
+    """{'evals': [...]} of the experiment in folder `d`: the evaluations its old record holds for this config (hash `h`) and the plan
+    keeps, and the plan's new ones run on its checkpoint, in the grid's order; with 'bn_layers_recalibrated' when any ran."""
+    old, out = _read_json(d / RESULT_FILE) or {}, {}
+    same = _same_config(old.get("config_hash"), old.get("config"), cfg, h)
+    out["evals"] = [r for r in old.get("evals", []) if same and r["eval"] in plan["done"]]
+    ck = _checkpoint(d)
+    model, device = load_model(ck), pick_device(cfg.device)
+    model.to(device)
+    if plan["evals"]:                                   # the same on every rank: same images, same order (seeded)
+        out["bn_layers_recalibrated"] = prepare_for_eval(model, cfg.dataset, cfg.root, cfg.train_split, cfg.freeze_bn)
+    by_split = {}                                       # one pass over each split for all its evals
+    for e in plan["evals"]: by_split.setdefault(Setting(**e).split or cfg.val_split or "val", []).append(e)
+    for split, es in by_split.items():
+        ds = get_dataset(cfg.dataset, cfg.root, split, transform=eval_transforms(model.input_mean, model.input_std))
+        for e, metrics in zip(es, evaluate_many(model, ds, [Setting(**e) for e in es], device, progress=progress, desc=f"eval {exp.name} {split}")):
+            out["evals"].append(dict(eval=e, checkpoint=ck.name, metrics=metrics))
+    del model
+    order = [e.to_dict() for e in exp.evals]
+    out["evals"].sort(key=lambda r: order.index(r["eval"]) if r["eval"] in order else len(order))
+    return out
+
 def run_experiment(exp: Experiment, cfg: TrainConfig, out_dir: Path, progress: bool = True) -> dict:
     "Train (or resume) and evaluate one experiment per its plan; returns {name, status, error}. Only rank 0 writes."
     rank, _ = dist_info()
@@ -322,24 +344,7 @@ def run_experiment(exp: Experiment, cfg: TrainConfig, out_dir: Path, progress: b
             if rank == 0 and stats and stats.get("config_hash") != h:     # an older hash: the record now carries the current one
                 stats["config_hash"] = h; _write_json(d / TRAIN_FILE, stats)
         record["train"] = stats
-        old = _read_json(d / RESULT_FILE) or {}
-        same = _same_config(old.get("config_hash"), old.get("config"), cfg, h)
-        record["evals"] = [r for r in old.get("evals", []) if same and r["eval"] in plan["done"]]
-        ck = _checkpoint(d)
-        model = load_model(ck)
-        device = pick_device(cfg.device)
-        model.to(device)
-        if plan["evals"]:                                   # the same on every rank: same images, same order (seeded)
-            record["bn_layers_recalibrated"] = prepare_for_eval(model, cfg.dataset, cfg.root, cfg.train_split, cfg.freeze_bn)
-        by_split = {}                                       # one pass over each split for all its evals
-        for e in plan["evals"]: by_split.setdefault(Setting(**e).split or cfg.val_split or "val", []).append(e)
-        for split, es in by_split.items():
-            ds = get_dataset(cfg.dataset, cfg.root, split, transform=eval_transforms(model.input_mean, model.input_std))
-            for e, metrics in zip(es, evaluate_many(model, ds, [Setting(**e) for e in es], device, progress=progress, desc=f"eval {exp.name} {split}")):
-                record["evals"].append(dict(eval=e, checkpoint=ck.name, metrics=metrics))
-        del model
-        order = [e.to_dict() for e in exp.evals]
-        record["evals"].sort(key=lambda r: order.index(r["eval"]) if r["eval"] in order else len(order))
+        record.update(_run_evals(exp, cfg, d, plan, h, progress))
         record["status"] = "done"
         status = "trained" if plan["action"] == "train" else "resumed" if plan["action"] == "resume" else "evaluated"
     except Exception as e:
