@@ -284,6 +284,7 @@ def _train_stats(cfg: TrainConfig, res: dict, wall: float, resumed: bool, classe
             if rec.get("deep_dead") is not None: dead = rec["deep_dead"]      # train's watch on the encoder's deepest features
     return dict(config_hash=config_hash(cfg), iterations=res["iterations"], best_val_miou=res["best_miou"],
                 train_wall_s=wall, s_per_iter=wall / max(1, res["iterations"]), images_per_s=ips, resumed=resumed, deep_dead=dead,
+                device=res.get("device"),
                 **_flops_fields(cfg, classes))
 
 def _flops_fields(cfg: TrainConfig, classes: int) -> dict:
@@ -368,7 +369,7 @@ def _rows_of(rec: dict) -> list[dict]:
     base = dict(experiment=rec["name"], group=rec.get("group") or group_of(rec["name"]), status=rec.get("status"),
                 error=rec.get("error"), **{k: cfg.get(k) for k in ROW_CONFIG_FIELDS})
     base.update({k: tr.get(k) for k in ("iterations", "best_val_miou", "train_wall_s", "s_per_iter", "images_per_s",
-                                         "resumed", "train_gflops_per_image", "rel_train_flops", "deep_dead")})
+                                         "resumed", "train_gflops_per_image", "rel_train_flops", "deep_dead", "device")})
     if rec.get("status") != "done" or not rec.get("evals"): return [dict(base, eval=None)]
     rows = []
     for r in rec["evals"]:
