@@ -188,10 +188,11 @@ def _part_scopes(model):
     def enter(name):
         def pre(mod, args): rf = record_function(SCOPE + name); rf.__enter__(); open_.append(rf)
         return pre
+    def leave(mod, args, out) -> None: open_.pop().__exit__(None, None, None)     # returns None: the output stays as it is
     for name, path in PARTS.items():
         try: mod = model.get_submodule(path)
         except AttributeError: continue
-        handles += [mod.register_forward_pre_hook(enter(name)), mod.register_forward_hook(lambda *_: open_.pop().__exit__(None, None, None))]
+        handles += [mod.register_forward_pre_hook(enter(name)), mod.register_forward_hook(leave)]
     try: yield
     finally:
         for h in handles: h.remove()
@@ -208,7 +209,8 @@ def time_by_part(events) -> dict:
     each scope; backward, each autograd function's time charged to the scope of the forward op that made it (autograd's
     sequence numbers link the two), and to 'other' where none did (gradient accumulation into the weights)."""
     made_in, out = {}, {}
-    add = lambda scope, phase, us: out.setdefault(scope, {"forward": 0.0, "backward": 0.0}).__setitem__(phase, out[scope][phase] + us / 1e6)
+    def add(scope: str, phase: str, us: float):
+        out.setdefault(scope, {"forward": 0.0, "backward": 0.0})[phase] += us / 1e6
     for e in events:
         if e.name.startswith(SCOPE) and _scope_of(e.cpu_parent) == "other": add(e.name[len(SCOPE):], "forward", e.cpu_time_total)
         elif e.sequence_nr >= 0 and not e.name.startswith(BACKWARD_EVENT): made_in.setdefault(e.sequence_nr, _scope_of(e))
