@@ -98,7 +98,7 @@ def torch_threads(n: int | None):
 
 def forward_dtype(precision: str) -> torch.dtype:
     """The dtype the explorer runs the trunk in: `"fp32"` (exact: what `infer.predict` and `scaleattn eval` give) or `"bf16"`
-    (autocast; about twice as fast on CPUs with native bf16 kernels, but it changes predictions: see *Precision*)."""
+    (autocast; faster on CPUs with native bf16 kernels, but it changes predictions: see *Precision*, which measures both)."""
     if precision not in ("fp32", "bf16"): raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
     return torch.bfloat16 if precision == "bf16" else torch.float32
 
@@ -133,7 +133,7 @@ class ExplorerState:
 
     def set_model(self, model: MultiScaleNet):
         "Use `model` (channels-last, eval mode, on the device): class names and colours follow it; caches and the running count restart."
-        self.model = model.to(self.device).eval().to(memory_format=torch.channels_last)   # ~15% faster convs on CPU
+        self.model = model.to(self.device).eval().to(memory_format=torch.channels_last)   # faster convolutions on CPU (see the prose above)
         src, n = self.source, model.classes
         self.classes = list(self._names_override or (src.classes if src.classes and len(src.classes) == n else
                             CAMVID_CLASSES if n == len(CAMVID_CLASSES) else [str(i) for i in range(n)]))
