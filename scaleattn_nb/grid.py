@@ -23,8 +23,8 @@ __all__ = ['PAPER_SCALE_WEIGHT', 'HASH_EXCLUDE', 'RESULT_FILE', 'TRAIN_FILE', 'E
            'EVAL_PROCEDURE', 'ROW_CONFIG_FIELDS', 'SAVED_RUNS', 'group_of', 'Experiment', 'trunk_name', 'expand',
            'config_hash', 'Grid', 'prepare_for_eval', 'training_flops_per_image', 'run_experiment', 'load_results',
            'collect_results', 'recount_flops', 'run_grid', 'design_label', 'summarize', 'results_table', 'plot_results',
-           'Claim', 'judge', 'claims_table', 'finished_count', 'results_dir', 'show_results', 'show_claims',
-           'run_scale_figure', 'run_grid_cli']
+           'Claim', 'judge', 'claims_table', 'finished_count', 'grid_progress', 'results_dir', 'show_results',
+           'show_claims', 'run_scale_figure', 'run_grid_cli']
 
 # %% ../nbs/21_grid.ipynb #011fb451
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
@@ -614,6 +614,11 @@ def finished_count(out) -> int:
     out = Path(out)
     if not (out / "results.json").exists(): return 0
     return sum((_read_json(p) or {}).get("status") == "done" for p in out.glob(f"*/{RESULT_FILE}"))
+
+def grid_progress(out) -> str:
+    "How many of the experiments of the grid in folder `out` (its `grid.json`) have finished, as a line for a results page."
+    done, planned = finished_count(out), len(Grid.load(Path(out) / "grid.json").experiments)
+    return f"{done} of the grid's {planned} experiments done" + (": the grid is complete" if done == planned else "")
 
 def results_dir(out, saved=SAVED_RUNS) -> Path:
     """Where the results of `out` are: the run folder or its copy `saved/NAME`, whichever holds more finished experiments
